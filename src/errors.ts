@@ -1,0 +1,96 @@
+/**
+ * One error base for the whole service. Each error carries the HTTP status it maps to and a
+ * stable machine-readable code; `src/http/response.ts` turns it into a JSON body in one place.
+ * Only errors below 500 expose their message: anything else is described generically so that
+ * no internal detail (paths, SDK messages, stack traces) ever reaches a client.
+ */
+export class ImageServiceError extends Error {
+  readonly statusCode: number;
+  readonly code: string;
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(
+    statusCode: number,
+    code: string,
+    message: string,
+    options: { cause?: unknown; headers?: Record<string, string> } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = new.target.name;
+    this.statusCode = statusCode;
+    this.code = code;
+    this.headers = options.headers ?? {};
+  }
+
+  /** Whether the message is meant for the client (4xx) or only for logs (5xx). */
+  get expose(): boolean {
+    return this.statusCode < 500;
+  }
+}
+
+/** A request parameter (or the path) is malformed or out of range. */
+export class InvalidRequestError extends ImageServiceError {
+  constructor(code: string, message: string) {
+    super(400, code, message);
+  }
+}
+
+export class ForbiddenError extends ImageServiceError {
+  constructor(code: string, message: string) {
+    super(403, code, message);
+  }
+}
+
+export class OriginalNotFoundError extends ImageServiceError {
+  constructor(key: string) {
+    super(404, 'original_not_found', `No original image exists at key "${key}".`);
+  }
+}
+
+export class TooLargeError extends ImageServiceError {
+  constructor(code: string, message: string) {
+    super(413, code, message);
+  }
+}
+
+export class UnsupportedImageError extends ImageServiceError {
+  constructor(message: string) {
+    super(415, 'unsupported_image', message);
+  }
+}
+
+export class UndecodableImageError extends ImageServiceError {
+  constructor(message: string, cause?: unknown) {
+    super(422, 'undecodable_image', message, { cause });
+  }
+}
+
+/** Storage could not be reached or refused to serve: the client should retry later. */
+export class StorageUnavailableError extends ImageServiceError {
+  constructor(cause?: unknown, retryAfterSeconds = 1) {
+    super(503, 'storage_unavailable', 'Image storage is temporarily unavailable; retry shortly.', {
+      cause,
+      headers: { 'Retry-After': String(retryAfterSeconds) },
+    });
+  }
+}
+
+/** Processing did not finish within the configured time limit. */
+export class ProcessingTimeoutError extends ImageServiceError {
+  constructor(limitMs: number) {
+    super(503, 'processing_timeout', `Processing did not finish within ${limitMs} ms; retry shortly.`, {
+      headers: { 'Retry-After': '1' },
+    });
+  }
+}
+
+/** Anything unexpected: logged in full, answered without detail. */
+export class InternalError extends ImageServiceError {
+  constructor(cause?: unknown) {
+    super(500, 'internal_error', 'The image could not be produced because of an internal error.', { cause });
+  }
+}
+
+export function toServiceError(error: unknown): ImageServiceError {
+  return error instanceof ImageServiceError ? error : new InternalError(error);
+}

@@ -1,0 +1,38 @@
+import { InvalidRequestError } from '../errors.js';
+
+/** S3's own limit on a key's length, in UTF-8 bytes. */
+export const MAX_KEY_BYTES = 1024;
+
+export interface KeyRules {
+  /** Keys the client may not name because they hold variants (same-bucket setups). */
+  readonly reservedPrefix?: string;
+}
+
+const invalidKey = (message: string) => new InvalidRequestError('invalid_key', message);
+
+/**
+ * Checks the original's key as decoded from the URL. S3 itself has no directories, but keys are
+ * also used in logs, metadata and by tools that do treat them as paths: anything that could
+ * reach outside the originals prefix in such a tool, or smuggle a second decoding, is refused.
+ */
+export function validateKey(key: string, rules: KeyRules = {}): string {
+  if (key === '') throw invalidKey('The URL names no image: use /{key}?w=… or /{W}x{H}/{key}.');
+  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) {
+    throw invalidKey(`The image key is longer than ${MAX_KEY_BYTES} bytes.`);
+  }
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(key)) throw invalidKey('The image key contains control characters.');
+  if (key.startsWith('/')) throw invalidKey('The image key must not start with "/".');
+  if (key.includes('\\')) throw invalidKey('The image key must not contain backslashes.');
+  if (key.split('/').some((segment) => segment === '..' || segment === '.')) {
+    throw invalidKey('The image key must not contain "." or ".." segments.');
+  }
+  if (/%(2e|2f|5c|25|00)/i.test(key)) {
+    throw invalidKey('The image key contains an encoded "%", ".", "/", "\\" or NUL after decoding: encode the URL once.');
+  }
+  if (key.includes('\uFFFD')) throw invalidKey('The image key is not valid UTF-8.');
+  if (rules.reservedPrefix && key.startsWith(rules.reservedPrefix)) {
+    throw invalidKey('The image key names the variants cache, which is not readable as an original.');
+  }
+  return key;
+}

@@ -1,0 +1,161 @@
+import type { Config } from './config.js';
+import { OriginalNotFoundError, ProcessingTimeoutError, StorageUnavailableError, TooLargeError } from './errors.js';
+import type { ImageStore } from './storage/image-store.js';
+import { renderVariant, type RenderLimits } from './transform/pipeline.js';
+import type { TransformSpec } from './transform/spec.js';
+import { variantId, type VariantId } from './transform/variant-key.js';
+
+/** Durations in milliseconds, reported to clients as Server-Timing. */
+export interface Timings {
+  s3Read: number;
+  transform: number;
+  s3Write: number;
+}
+
+export type VariantResult =
+  | { readonly kind: 'not-modified'; readonly id: VariantId }
+  | {
+      readonly kind: 'hit' | 'miss';
+      readonly id: VariantId;
+      readonly body: Buffer;
+      readonly contentType: string;
+      /** Whether the variant is in the cache now (false when a write after a miss failed). */
+      readonly stored: boolean;
+      readonly timings: Timings;
+    };
+
+export interface VariantRequest {
+  /** The original's key as the client named it, relative to the originals prefix. */
+  readonly key: string;
+  readonly spec: TransformSpec;
+  /** The client's If-None-Match header, if any. */
+  readonly ifNoneMatch?: string;
+}
+
+export interface ServiceLog {
+  warn(message: string, details: Record<string, unknown>): void;
+}
+
+export interface VariantService {
+  getVariant(request: VariantRequest): Promise<VariantResult>;
+  variantUrl(id: VariantId): Promise<string>;
+}
+
+type Rendered = { body: Buffer; contentType: string; stored: boolean; timings: Timings };
+
+const since = (start: number) => performance.now() - start;
+
+function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === '*') return true;
+  return header.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === etag);
+}
+
+export function renderLimits(config: Config): RenderLimits {
+  return {
+    defaultQuality: config.defaultQuality,
+    maxInputPixels: config.maxInputPixels,
+    maxOutputPixels: config.maxOutputPixels,
+    maxFrames: config.maxFrames,
+    allowSvg: false,
+    timeoutSeconds: config.processingTimeoutMs / 1000,
+  };
+}
+
+/**
+ * getVariant: hit → the stored bytes, untouched; miss → read the original, render, store, answer.
+ * The original is only ever read. Every variant key includes the original's current ETag, read
+ * fresh on each request, so a replaced original is never answered with an old variant.
+ */
+export function createVariantService(config: Config, store: ImageStore, log: ServiceLog): VariantService {
+  const limits = renderLimits(config);
+  const cacheControl = `public, max-age=${config.cacheMaxAge}, immutable`;
+  // The last ETag seen per original lets the variant lookup start alongside the HEAD of the
+  // original; the HEAD still decides, so a stale guess only costs a wasted GET.
+  const lastEtag = new Map<string, string>();
+  // Identical misses in flight in this instance share one render and one write.
+  const inFlight = new Map<string, Promise<Rendered>>();
+
+  async function render(originalKey: string, etag: string, id: VariantId, spec: TransformSpec, s3Read: number): Promise<Rendered> {
+    let start = performance.now();
+    const bytes = await store.getOriginal(originalKey, etag);
+    if (!bytes) {
+      // Deleted or replaced between the HEAD and the GET: the next request sees the new state.
+      lastEtag.delete(originalKey);
+      throw new StorageUnavailableError(new Error('original changed while being read'));
+    }
+    if (bytes.length > config.maxOriginalBytes) throw originalTooLarge(bytes.length);
+    const timings: Timings = { s3Read: s3Read + since(start), transform: 0, s3Write: 0 };
+    start = performance.now();
+    const rendered = await renderVariant(bytes, spec, limits);
+    timings.transform = since(start);
+    start = performance.now();
+    let stored = true;
+    try {
+      await store.putVariant(id.key, rendered.data, {
+        contentType: rendered.contentType,
+        cacheControl,
+        metadata: { 'source-key': encodeURIComponent(originalKey), 'source-etag': etag, spec: id.spec },
+      });
+    } catch (error) {
+      // The cache is best effort: the client still gets its image.
+      stored = false;
+      log.warn('variant write failed', { variantKey: id.key, error });
+    }
+    timings.s3Write = since(start);
+    return { body: rendered.data, contentType: rendered.contentType, stored, timings };
+  }
+
+  function originalTooLarge(size: number): TooLargeError {
+    return new TooLargeError(
+      'original_too_large',
+      `The original is ${size} bytes, over the limit of ${config.maxOriginalBytes} bytes.`,
+    );
+  }
+
+  async function getVariant(request: VariantRequest): Promise<VariantResult> {
+    const originalKey = config.originalsPrefix + request.key;
+    const start = performance.now();
+    const guess = lastEtag.get(originalKey);
+    const guessedId = guess !== undefined ? variantId(config.variantsPrefix, { key: originalKey, etag: guess }, request.spec) : undefined;
+    const speculative = guessedId ? store.getVariant(guessedId.key) : undefined;
+    speculative?.catch(() => undefined);
+
+    const head = await store.headOriginal(originalKey);
+    if (!head) {
+      lastEtag.delete(originalKey);
+      throw new OriginalNotFoundError(request.key);
+    }
+    if (head.size > config.maxOriginalBytes) throw originalTooLarge(head.size);
+    lastEtag.set(originalKey, head.etag);
+    const id = variantId(config.variantsPrefix, { key: originalKey, etag: head.etag }, request.spec);
+    if (matchesEtag(request.ifNoneMatch, id.etag)) return { kind: 'not-modified', id };
+
+    const stored = await (guessedId?.key === id.key ? speculative! : store.getVariant(id.key));
+    const s3Read = since(start);
+    if (stored) {
+      return { kind: 'hit', id, body: stored.body, contentType: stored.contentType, stored: true, timings: { s3Read, transform: 0, s3Write: 0 } };
+    }
+    let rendering = inFlight.get(id.key);
+    if (!rendering) {
+      rendering = render(originalKey, head.etag, id, request.spec, s3Read).finally(() => inFlight.delete(id.key));
+      inFlight.set(id.key, rendering);
+    }
+    return { kind: 'miss', id, ...(await rendering) };
+  }
+
+  return {
+    async getVariant(request) {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new ProcessingTimeoutError(config.processingTimeoutMs)), config.processingTimeoutMs);
+      });
+      try {
+        return await Promise.race([getVariant(request), deadline]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    variantUrl: (id) => store.variantUrl(id.key, config.presignedUrlTtl),
+  };
+}

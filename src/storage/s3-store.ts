@@ -1,0 +1,122 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { S3Settings } from '../config.js';
+import { StorageUnavailableError } from '../errors.js';
+import type { ImageStore, OriginalHead, StoredVariant, VariantWrite } from './image-store.js';
+
+/** The only module that imports the AWS SDK. */
+
+export interface S3StoreOptions {
+  readonly originalsBucket: string;
+  readonly variantsBucket: string;
+  readonly s3: S3Settings;
+}
+
+export function createS3Client(s3: S3Settings): S3Client {
+  const agentOptions = { keepAlive: true, maxSockets: 64 };
+  return new S3Client({
+    region: s3.region,
+    endpoint: s3.endpoint,
+    forcePathStyle: s3.forcePathStyle,
+    credentials: s3.credentials,
+    maxAttempts: s3.maxAttempts,
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: Math.min(s3.requestTimeoutMs, 3000),
+      requestTimeout: s3.requestTimeoutMs,
+      httpAgent: new HttpAgent(agentOptions),
+      httpsAgent: new HttpsAgent(agentOptions),
+    }),
+  });
+}
+
+function statusOf(error: unknown): number | undefined {
+  if (error instanceof S3ServiceException) return error.$metadata?.httpStatusCode;
+  const meta = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata;
+  return meta?.httpStatusCode;
+}
+
+function isNotFound(error: unknown): boolean {
+  const name = (error as { name?: string } | undefined)?.name;
+  return statusOf(error) === 404 || name === 'NoSuchKey' || name === 'NotFound';
+}
+
+/** Runs an S3 call: not found (and, where asked, precondition failed) become `undefined`. */
+async function attempt<T>(call: () => Promise<T>, options: { preconditionIsMissing?: boolean } = {}): Promise<T | undefined> {
+  try {
+    return await call();
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    if (options.preconditionIsMissing && statusOf(error) === 412) return undefined;
+    throw new StorageUnavailableError(error);
+  }
+}
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+export function createS3Store(options: S3StoreOptions, client: S3Client = createS3Client(options.s3)): ImageStore {
+  const { originalsBucket, variantsBucket } = options;
+  return {
+    async headOriginal(key: string): Promise<OriginalHead | undefined> {
+      const head = await attempt(() => client.send(new HeadObjectCommand({ Bucket: originalsBucket, Key: key })));
+      if (!head) return undefined;
+      return { etag: head.ETag ?? '', size: head.ContentLength ?? 0 };
+    },
+
+    async getOriginal(key: string, etag: string): Promise<Buffer | undefined> {
+      return attempt(
+        async () => {
+          const object = await client.send(
+            new GetObjectCommand({ Bucket: originalsBucket, Key: key, IfMatch: etag || undefined }),
+          );
+          return toBuffer(await object.Body!.transformToByteArray());
+        },
+        { preconditionIsMissing: true },
+      );
+    },
+
+    async getVariant(key: string): Promise<StoredVariant | undefined> {
+      return attempt(async () => {
+        const object = await client.send(new GetObjectCommand({ Bucket: variantsBucket, Key: key }));
+        const body = toBuffer(await object.Body!.transformToByteArray());
+        return { body, contentType: object.ContentType ?? 'application/octet-stream' };
+      });
+    },
+
+    async putVariant(key: string, body: Buffer, write: VariantWrite): Promise<void> {
+      await attempt(() =>
+        client.send(
+          new PutObjectCommand({
+            Bucket: variantsBucket,
+            Key: key,
+            Body: body,
+            ContentLength: body.length,
+            ContentType: write.contentType,
+            CacheControl: write.cacheControl,
+            Metadata: { ...write.metadata },
+          }),
+        ),
+      );
+    },
+
+    async variantUrl(key: string, ttlSeconds: number): Promise<string> {
+      try {
+        return await getSignedUrl(client, new GetObjectCommand({ Bucket: variantsBucket, Key: key }), {
+          expiresIn: ttlSeconds,
+        });
+      } catch (error) {
+        throw new StorageUnavailableError(error);
+      }
+    },
+  };
+}

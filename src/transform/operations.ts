@@ -1,0 +1,171 @@
+import { InvalidRequestError } from '../errors.js';
+import { decimal, flag, hexColour, integer, invalid, oneOf, type Validator } from './validators.js';
+
+/**
+ * The table of URL parameters: one entry each, with its aliases and validator. The order of the
+ * table is the canonical order of the spec, so the order of parameters in a URL never matters.
+ * Adding a parameter touches this table, the spec type and the pipeline step that applies it.
+ */
+
+export const MAX_DIMENSION = 8192;
+
+export const FITS = ['cover', 'contain', 'fill', 'inside', 'outside'] as const;
+export type Fit = (typeof FITS)[number];
+
+export const GRAVITIES = [
+  'center',
+  'top',
+  'right top',
+  'right',
+  'right bottom',
+  'bottom',
+  'left bottom',
+  'left',
+  'left top',
+] as const;
+export const STRATEGIES = ['attention', 'entropy'] as const;
+export type Position = (typeof GRAVITIES)[number] | (typeof STRATEGIES)[number];
+
+export const OUTPUT_FORMATS = ['jpeg', 'png', 'webp', 'avif', 'gif'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+export type RequestedFormat = OutputFormat | 'auto';
+
+const SIDES: Record<string, 'top' | 'bottom' | 'left' | 'right' | 'center'> = {
+  top: 'top',
+  north: 'top',
+  bottom: 'bottom',
+  south: 'bottom',
+  left: 'left',
+  west: 'left',
+  right: 'right',
+  east: 'right',
+  center: 'center',
+  centre: 'center',
+  middle: 'center',
+};
+const COMPASS: Record<string, Position> = {
+  northeast: 'right top',
+  southeast: 'right bottom',
+  southwest: 'left bottom',
+  northwest: 'left top',
+};
+
+/** Accepts `top right`, `right-top`, `top_right`, `northeast`, … and returns sharp's spelling. */
+const position: Validator<Position> = (raw, name) => {
+  const lower = raw.toLowerCase().trim();
+  if ((STRATEGIES as readonly string[]).includes(lower)) return lower as Position;
+  if (COMPASS[lower]) return COMPASS[lower];
+  const parts = lower.split(/[\s_,-]+/).filter(Boolean).map((p) => SIDES[p]);
+  const vertical = parts.filter((p) => p === 'top' || p === 'bottom');
+  const horizontal = parts.filter((p) => p === 'left' || p === 'right');
+  const centred = parts.filter((p) => p === 'center');
+  const valid =
+    parts.length >= 1 &&
+    parts.length <= 2 &&
+    !parts.includes(undefined) &&
+    vertical.length <= 1 &&
+    horizontal.length <= 1 &&
+    (centred.length === 0 || parts.length === 1);
+  if (!valid) {
+    throw invalid(name, `one of ${[...GRAVITIES, ...STRATEGIES].join(', ')}`, raw);
+  }
+  if (centred.length) return 'center';
+  return [horizontal[0], vertical[0]].filter(Boolean).join(' ') as Position;
+};
+
+const sharpenSigma: Validator<number> = (raw, name) => {
+  if (raw === '' || raw.toLowerCase() === 'true') return 1;
+  if (raw === '0' || raw.toLowerCase() === 'false') return 0;
+  return decimal(0.01, 10)(raw, name);
+};
+
+const rotation: Validator<0 | 90 | 180 | 270> = (raw, name) => {
+  if (raw === '0' || raw === '90' || raw === '180' || raw === '270') return Number(raw) as 0 | 90 | 180 | 270;
+  throw invalid(name, 'one of 0, 90, 180, 270', raw);
+};
+
+export interface ParsedParams {
+  w?: number;
+  h?: number;
+  fit?: Fit;
+  pos?: Position;
+  fm?: RequestedFormat;
+  q?: number;
+  dpr?: number;
+  bg?: string;
+  blur?: number;
+  sharpen?: number;
+  gray?: boolean;
+  rot?: 0 | 90 | 180 | 270;
+  flip?: boolean;
+  flop?: boolean;
+  enlarge?: boolean;
+}
+
+interface Operation<K extends keyof ParsedParams> {
+  readonly name: K;
+  readonly aliases: readonly string[];
+  readonly parse: Validator<NonNullable<ParsedParams[K]>>;
+}
+
+const op = <K extends keyof ParsedParams>(
+  name: K,
+  aliases: readonly string[],
+  parse: Validator<NonNullable<ParsedParams[K]>>,
+): Operation<K> => ({ name, aliases, parse });
+
+export const OPERATIONS = [
+  op('w', ['width'], integer(1, MAX_DIMENSION)),
+  op('h', ['height'], integer(1, MAX_DIMENSION)),
+  op('fit', [], oneOf(FITS)),
+  op('pos', ['position', 'crop', 'gravity'], position),
+  op('fm', ['format', 'f'], oneOf([...OUTPUT_FORMATS, 'auto'] as const, { jpg: 'jpeg' })),
+  op('q', ['quality'], integer(1, 100)),
+  op('dpr', [], decimal(1, 4)),
+  op('bg', ['background'], hexColour),
+  op('blur', [], decimal(0.3, 100)),
+  op('sharpen', [], sharpenSigma),
+  op('gray', ['grey', 'grayscale', 'greyscale'], flag),
+  op('rot', ['rotate', 'or'], rotation),
+  op('flip', [], flag),
+  op('flop', [], flag),
+  op('enlarge', ['upscale'], flag),
+] as const;
+
+const byName = new Map<string, Operation<keyof ParsedParams>>();
+for (const operation of OPERATIONS as readonly Operation<keyof ParsedParams>[]) {
+  for (const n of [operation.name, ...operation.aliases]) byName.set(n, operation);
+}
+
+/** Names that are not image operations but are understood elsewhere (signatures, presets). */
+export type ParamEntry = readonly [name: string, value: string];
+
+/**
+ * Validates a list of query entries against the table. Unknown names are refused rather than
+ * ignored, so a typo (`witdh`) is reported instead of silently serving the original size.
+ */
+export function parseOperations(entries: readonly ParamEntry[], extraNames: readonly string[] = []): ParsedParams {
+  const result: Record<string, unknown> = {};
+  const seen = new Map<string, string>();
+  for (const [rawName, value] of entries) {
+    const name = rawName.toLowerCase();
+    if (extraNames.includes(name)) continue;
+    const operation = byName.get(name);
+    if (!operation) {
+      throw new InvalidRequestError(
+        'unknown_param',
+        `Unknown parameter "${rawName.slice(0, 64)}". Supported: ${OPERATIONS.map((o) => o.name).join(', ')}.`,
+      );
+    }
+    const previous = seen.get(operation.name);
+    if (previous !== undefined) {
+      throw new InvalidRequestError(
+        'duplicate_param',
+        `Parameter "${operation.name}" is given more than once (as "${previous}" and "${rawName}").`,
+      );
+    }
+    seen.set(operation.name, rawName);
+    result[operation.name] = operation.parse(value, rawName);
+  }
+  return result as ParsedParams;
+}

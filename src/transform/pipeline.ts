@@ -1,0 +1,166 @@
+import sharp, { type Metadata, type Sharp } from 'sharp';
+import { TooLargeError, UndecodableImageError, UnsupportedImageError } from '../errors.js';
+import { CONTENT_TYPES, resolveOutputFormat } from './format.js';
+import type { OutputFormat } from './operations.js';
+import { sniffFormat } from './sniff.js';
+import { defaultFit, type TransformSpec } from './spec.js';
+
+/** The only module that imports sharp. */
+
+// Lambda runs one request at a time per instance: libvips' operation cache only costs memory there.
+sharp.cache(false);
+
+export interface RenderLimits {
+  readonly defaultQuality: number;
+  readonly maxInputPixels: number;
+  readonly maxOutputPixels: number;
+  readonly maxFrames: number;
+  readonly allowSvg: boolean;
+  /** libvips aborts the render after this many seconds (whole seconds, at least 1). */
+  readonly timeoutSeconds?: number;
+}
+
+export interface RenderedVariant {
+  readonly data: Buffer;
+  readonly format: OutputFormat;
+  readonly contentType: string;
+  readonly width: number;
+  readonly height: number;
+}
+
+const WHITE = '#ffffff';
+const TRANSPARENT = { r: 0, g: 0, b: 0, alpha: 0 };
+const ANIMATED_OUTPUTS: ReadonlySet<OutputFormat> = new Set(['gif', 'webp']);
+const ALPHA_OUTPUTS: ReadonlySet<OutputFormat> = new Set(['png', 'webp', 'avif', 'gif']);
+
+async function readMetadata(bytes: Buffer, allowSvg: boolean): Promise<Metadata> {
+  const sniffed = sniffFormat(bytes);
+  if (sniffed === undefined) {
+    throw new UnsupportedImageError(
+      'The original is not an image in a supported format (JPEG, PNG, WebP, AVIF, GIF, TIFF).',
+    );
+  }
+  if (sniffed === 'svg' && !allowSvg) {
+    throw new UnsupportedImageError('SVG originals are not enabled on this service.');
+  }
+  try {
+    // Reads headers only: nothing is decoded yet, so a decompression bomb costs nothing here.
+    return await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (error) {
+    if (sniffed === 'heic') {
+      throw new UnsupportedImageError('HEIC images compressed with HEVC are not supported; AVIF is.');
+    }
+    throw new UndecodableImageError(`The original looks like ${sniffed.toUpperCase()} but cannot be decoded.`, error);
+  }
+}
+
+function orientedSize(meta: Metadata, spec: TransformSpec): { width: number; height: number } {
+  const width = meta.width ?? 0;
+  const height = meta.pageHeight ?? meta.height ?? 0;
+  // EXIF orientations 5–8 and quarter turns swap the sides.
+  const exifSwaps = (meta.orientation ?? 1) >= 5;
+  const rotSwaps = spec.rot === 90 || spec.rot === 270;
+  return exifSwaps !== rotSwaps ? { width: height, height: width } : { width, height };
+}
+
+/** The largest output the spec can produce from a source of this size (sharp never exceeds it). */
+function outputPixelBound(source: { width: number; height: number }, spec: TransformSpec): number {
+  const { w, h } = spec;
+  if (w === undefined && h === undefined) return source.width * source.height;
+  const fit = spec.fit ?? defaultFit(w, h);
+  if (w !== undefined && h !== undefined && fit !== 'inside' && fit !== 'outside') return w * h;
+  const scales = [w !== undefined ? w / source.width : undefined, h !== undefined ? h / source.height : undefined]
+    .filter((s): s is number => s !== undefined);
+  let scale = fit === 'outside' ? Math.max(...scales) : Math.min(...scales);
+  if (!spec.enlarge) scale = Math.min(scale, 1);
+  return Math.round(source.width * scale) * Math.round(source.height * scale);
+}
+
+function encode(image: Sharp, format: OutputFormat, quality: number): Sharp {
+  switch (format) {
+    case 'jpeg':
+      return image.jpeg({ quality, progressive: true });
+    case 'png':
+      return image.png({ progressive: true });
+    case 'webp':
+      return image.webp({ quality });
+    case 'avif':
+      return image.avif({ quality });
+    case 'gif':
+      return image.gif({ progressive: true });
+  }
+}
+
+export async function renderVariant(bytes: Buffer, spec: TransformSpec, limits: RenderLimits): Promise<RenderedVariant> {
+  const meta = await readMetadata(bytes, limits.allowSvg);
+  const format = resolveOutputFormat(spec.fm, {
+    format: meta.format ?? '',
+    isAvif: meta.compression === 'av1',
+    hasAlpha: meta.hasAlpha ?? false,
+  });
+  const pages = meta.pages ?? 1;
+  const animated = pages > 1 && ANIMATED_OUTPUTS.has(format);
+  const source = orientedSize(meta, spec);
+  const inputPixels = source.width * source.height * (animated ? pages : 1);
+  if (inputPixels > limits.maxInputPixels) {
+    throw new TooLargeError(
+      'input_too_large',
+      `The original has ${inputPixels} pixels${animated ? ` over ${pages} frames` : ''}, over the limit of ${limits.maxInputPixels}.`,
+    );
+  }
+  if (animated && pages > limits.maxFrames) {
+    throw new TooLargeError('too_many_frames', `The original has ${pages} frames, over the limit of ${limits.maxFrames}.`);
+  }
+  const outputPixels = outputPixelBound(source, spec);
+  if (outputPixels > limits.maxOutputPixels) {
+    throw new TooLargeError(
+      'output_too_large',
+      `The requested output would have ${outputPixels} pixels, over the limit of ${limits.maxOutputPixels}.`,
+    );
+  }
+
+  let image = sharp(bytes, {
+    limitInputPixels: limits.maxInputPixels,
+    failOn: 'truncated',
+    animated,
+    autoOrient: true,
+  });
+  if (limits.timeoutSeconds !== undefined) image = image.timeout({ seconds: Math.max(1, Math.ceil(limits.timeoutSeconds)) });
+  if (spec.rot) image = image.rotate(spec.rot);
+  if (spec.w !== undefined || spec.h !== undefined) {
+    const fit = spec.fit ?? defaultFit(spec.w, spec.h);
+    image = image.resize({
+      width: spec.w,
+      height: spec.h,
+      fit,
+      position: spec.pos ?? 'center',
+      withoutEnlargement: !spec.enlarge,
+      background: spec.bg ? `#${spec.bg}` : ALPHA_OUTPUTS.has(format) ? TRANSPARENT : WHITE,
+    });
+  }
+  if (spec.flip) image = image.flip();
+  if (spec.flop) image = image.flop();
+  if (spec.blur) image = image.blur(spec.blur);
+  if (spec.sharpen) image = image.sharpen({ sigma: spec.sharpen });
+  if (spec.gray) image = image.grayscale();
+  if (spec.bg || (meta.hasAlpha && !ALPHA_OUTPUTS.has(format))) {
+    image = image.flatten({ background: spec.bg ? `#${spec.bg}` : WHITE });
+  }
+  // Metadata is stripped by default; a source profile is honoured by converting to sRGB and
+  // tagging the result, so wide-gamut photos keep their colours in every browser.
+  if (meta.icc && !spec.gray) image = image.withIccProfile('srgb');
+  image = encode(image, format, spec.q ?? limits.defaultQuality);
+
+  try {
+    const { data, info } = await image.toBuffer({ resolveWithObject: true });
+    return {
+      data,
+      format,
+      contentType: CONTENT_TYPES[format],
+      width: info.width,
+      height: animated ? (info.pageHeight ?? info.height) : info.height,
+    };
+  } catch (error) {
+    throw new UndecodableImageError('The original image is damaged or truncated and cannot be decoded.', error);
+  }
+}
