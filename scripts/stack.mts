@@ -1,0 +1,167 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { loadConfig } from '../src/config.js';
+import { makeResizeHandler } from '../src/http/resize-handler.js';
+import { createVariantService } from '../src/service.js';
+import { createS3Store } from '../src/storage/s3-store.js';
+import { LOCAL_S3_CREDENTIALS, startLocalS3, type LocalS3 } from './local-s3.js';
+import { sampleOriginals } from './samples.js';
+
+/**
+ * The local stack behind `npm start`: the project's S3 (s3rver) seeded with generated originals,
+ * then the HTTP API through serverless-offline, exactly as `sls offline` runs the function.
+ * Also used by the HTTP tests and the benchmarks, on ports of their choosing.
+ */
+export interface StackOptions {
+  readonly s3Port: number;
+  readonly httpPort: number;
+  readonly lambdaPort: number;
+  /** Where the local S3 keeps objects; a temporary folder when omitted. */
+  readonly dataDirectory?: string;
+  readonly originalsBucket: string;
+  readonly variantsBucket: string;
+  /** Start only the local S3 (for `sls invoke local`). */
+  readonly s3Only?: boolean;
+  /** Extra environment for the function (e.g. limits in tests). */
+  readonly env?: Record<string, string>;
+  readonly log?: (line: string) => void;
+  /** How long to wait for serverless-offline to answer, in ms. */
+  readonly startTimeoutMs?: number;
+}
+
+export interface Stack {
+  readonly s3: LocalS3;
+  readonly baseUrl?: string;
+  readonly seeded: readonly { key: string; description: string }[];
+  close(): Promise<void>;
+}
+
+const ROOT = resolve(import.meta.dirname, '..');
+const TEMP_PREFIX = 'image-resizer-';
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const server = createServer();
+    server.once('error', rej);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => res(port));
+    });
+  });
+}
+
+async function seed(s3: LocalS3, bucket: string, log: (line: string) => void) {
+  const client = new S3Client({
+    endpoint: s3.endpoint,
+    forcePathStyle: true,
+    region: 'us-east-1',
+    credentials: LOCAL_S3_CREDENTIALS,
+  });
+  const exists = async (key: string) =>
+    client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).then(
+      () => true,
+      () => false,
+    );
+  const samples = await sampleOriginals();
+  for (const sample of samples) {
+    if (await exists(sample.key)) continue;
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: sample.key, Body: sample.body, ContentType: sample.contentType }));
+    log(`seeded s3://${bucket}/${sample.key} — ${sample.description}`);
+  }
+  client.destroy();
+  return samples.map(({ key, description }) => ({ key, description }));
+}
+
+/** Renders the variant `events/cache-hit.json` asks for, so invoking that event is a hit. */
+async function warmCacheHitEvent(env: Record<string, string>) {
+  const config = loadConfig(env);
+  const quiet = { info() {}, warn() {}, error() {}, debug() {} };
+  const handler = makeResizeHandler({ config, service: createVariantService(config, createS3Store(config), quiet), log: quiet });
+  await handler(JSON.parse(readFileSync(join(ROOT, 'events/cache-hit.json'), 'utf8')));
+}
+
+async function waitForHttp(url: string, child: ChildProcess, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`serverless-offline exited with code ${child.exitCode}`);
+    try {
+      await fetch(url, { signal: AbortSignal.timeout(2000) });
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  throw new Error(`serverless-offline did not answer on ${url} within ${timeoutMs} ms`);
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((res) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      res();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const tempBefore = new Set(readdirSync(tmpdir()).filter((n) => n.startsWith(TEMP_PREFIX)));
+  const s3 = await startLocalS3({
+    port: options.s3Port,
+    directory: options.dataDirectory,
+    buckets: [options.originalsBucket, options.variantsBucket],
+  });
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    ORIGINALS_BUCKET: options.originalsBucket,
+    VARIANTS_BUCKET: options.variantsBucket,
+    S3_ENDPOINT: s3.endpoint,
+    AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
+    AWS_REGION: 'us-east-1',
+    // No instance metadata service here: without this the SDK and the framework probe for it.
+    AWS_EC2_METADATA_DISABLED: 'true',
+    // Lambda runs Node 22; the SDK's notice about older local Node versions is only noise here.
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    ...options.env,
+  };
+  let child: ChildProcess | undefined;
+  const close = async () => {
+    if (child) await stopChild(child);
+    await s3.close();
+    // serverless-esbuild leaves its work folders behind in the system temp folder.
+    for (const name of readdirSync(tmpdir())) {
+      if (name.startsWith(TEMP_PREFIX) && !tempBefore.has(name)) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+    }
+  };
+  try {
+    const seeded = await seed(s3, options.originalsBucket, log);
+    await warmCacheHitEvent(env);
+    if (options.s3Only) return { s3, seeded, close };
+
+    // Started directly, not through npx: signals sent to npx do not reach serverless-offline.
+    child = spawn(join(ROOT, 'node_modules/.bin/sls'), ['offline', 'start'], {
+      cwd: ROOT,
+      env: { ...env, PORT: String(options.httpPort), LAMBDA_PORT: String(options.lambdaPort) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const forward = (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n')) if (line.trim()) log(`[offline] ${line}`);
+    };
+    child.stdout?.on('data', forward);
+    child.stderr?.on('data', forward);
+    const baseUrl = `http://127.0.0.1:${options.httpPort}`;
+    await waitForHttp(`${baseUrl}/`, child, options.startTimeoutMs ?? 180_000);
+    return { s3, baseUrl, seeded, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
