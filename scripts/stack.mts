@@ -77,11 +77,12 @@ async function seed(s3: LocalS3, bucket: string, log: (line: string) => void) {
 }
 
 /** Renders the variant `events/cache-hit.json` asks for, so invoking that event is a hit. */
-async function warmCacheHitEvent(env: Record<string, string>) {
+async function warmCacheHitEvent(env: Record<string, string>, log: (line: string) => void) {
   const config = loadConfig(env);
   const quiet = { info() {}, warn() {}, error() {}, debug() {} };
   const handler = makeResizeHandler({ config, service: createVariantService(config, createS3Store(config), quiet), log: quiet });
-  await handler(JSON.parse(readFileSync(join(ROOT, 'events/cache-hit.json'), 'utf8')));
+  const response = await handler(JSON.parse(readFileSync(join(ROOT, 'events/cache-hit.json'), 'utf8')));
+  if (response.statusCode !== 200) log(`warning: could not pre-render events/cache-hit.json: ${response.body}`);
 }
 
 async function waitForHttp(url: string, child: ChildProcess, timeoutMs: number) {
@@ -143,7 +144,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   };
   try {
     const seeded = await seed(s3, options.originalsBucket, log);
-    await warmCacheHitEvent(env);
+    await warmCacheHitEvent(env, log);
     if (options.s3Only) return { s3, seeded, close };
 
     // Started directly, not through npx: signals sent to npx do not reach serverless-offline.

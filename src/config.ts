@@ -10,7 +10,11 @@ const LAMBDA_INLINE_LIMIT = Math.floor(((6 * 1024 * 1024 - 32 * 1024) * 3) / 4);
 
 const LOCAL_S3_ENDPOINT = 'http://127.0.0.1:4569';
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+// An empty value means "not set" (serverless.yml's `${env:X, ''}` yields one): it must not
+// coerce to 0 and silently turn, say, CACHE_MAX_AGE into no caching at all.
+const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+const int = (min: number, max: number, fallback: number) =>
+  z.preprocess(blankToUndefined, z.coerce.number().int().min(min).max(max).default(fallback));
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
@@ -29,22 +33,23 @@ const envSchema = z.object({
   ORIGINALS_PREFIX: prefix,
   VARIANTS_BUCKET: z.string().min(3).default('variants'),
   VARIANTS_PREFIX: z.string().optional(),
-  DEFAULT_QUALITY: int(1, 100).default(80),
-  CACHE_MAX_AGE: int(0, 10 * 365 * 24 * 3600).default(365 * 24 * 3600),
-  MAX_ORIGINAL_BYTES: int(1, 5 * 1024 ** 3).default(50 * 1024 * 1024),
-  MAX_INPUT_PIXELS: int(1, 2 ** 31).default(100_000_000),
-  MAX_OUTPUT_PIXELS: int(1, 8192 * 8192).default(8192 * 8192),
-  MAX_FRAMES: int(1, 10_000).default(300),
-  MAX_INLINE_BYTES: int(1, LAMBDA_INLINE_LIMIT).default(LAMBDA_INLINE_LIMIT),
-  PRESIGNED_URL_TTL: int(1, 7 * 24 * 3600).default(300),
-  PROCESSING_TIMEOUT_MS: int(100, 15 * 60 * 1000).default(25_000),
+  DEFAULT_QUALITY: int(1, 100, 80),
+  CACHE_MAX_AGE: int(0, 10 * 365 * 24 * 3600, 365 * 24 * 3600),
+  MAX_ORIGINAL_BYTES: int(1, 5 * 1024 ** 3, 50 * 1024 * 1024),
+  MAX_INPUT_PIXELS: int(1, 2 ** 31, 100_000_000),
+  MAX_OUTPUT_PIXELS: int(1, 8192 * 8192, 8192 * 8192),
+  MAX_FRAMES: int(1, 10_000, 300),
+  MAX_INLINE_BYTES: int(1, LAMBDA_INLINE_LIMIT, LAMBDA_INLINE_LIMIT),
+  PRESIGNED_URL_TTL: int(1, 7 * 24 * 3600, 300),
+  PROCESSING_TIMEOUT_MS: int(100, 15 * 60 * 1000, 25_000),
   S3_ENDPOINT: optionalString,
   S3_FORCE_PATH_STYLE: bool.optional(),
   S3_REGION: optionalString,
   AWS_REGION: optionalString,
-  S3_REQUEST_TIMEOUT_MS: int(100, 120_000).default(5_000),
-  S3_MAX_ATTEMPTS: int(1, 10).default(3),
+  S3_REQUEST_TIMEOUT_MS: int(100, 120_000, 5_000),
+  S3_MAX_ATTEMPTS: int(1, 10, 3),
   AWS_ACCESS_KEY_ID: optionalString,
+  AWS_SECRET_ACCESS_KEY: optionalString,
   // Set by `sls invoke local` and serverless-offline: point at the project's local S3 by default.
   IS_LOCAL: optionalString,
   IS_OFFLINE: optionalString,
@@ -56,7 +61,7 @@ export interface S3Settings {
   readonly region: string;
   readonly requestTimeoutMs: number;
   readonly maxAttempts: number;
-  /** Only for the local S3, which accepts any signature; in AWS the default provider chain is used. */
+  /** Only with a custom endpoint; in AWS the default provider chain is used. */
   readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
 }
 
@@ -94,7 +99,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const local = e.IS_LOCAL === 'true' || e.IS_OFFLINE === 'true';
   const endpoint = e.S3_ENDPOINT ?? (local ? LOCAL_S3_ENDPOINT : undefined);
   const sameBucket = e.ORIGINALS_BUCKET === e.VARIANTS_BUCKET;
-  const variantsPrefix = prefix.parse(e.VARIANTS_PREFIX ?? (sameBucket ? '_variants/' : ''));
+  const parsedPrefix = prefix.safeParse(e.VARIANTS_PREFIX ?? (sameBucket ? '_variants/' : ''));
+  if (!parsedPrefix.success) {
+    const problems = parsedPrefix.error.issues.map((i) => i.message).join('; ');
+    throw new ConfigError(`Invalid configuration: VARIANTS_PREFIX: ${problems}`);
+  }
+  const variantsPrefix = parsedPrefix.data;
   if (sameBucket && variantsPrefix === '') {
     throw new ConfigError(
       'Invalid configuration: VARIANTS_PREFIX must be non-empty when VARIANTS_BUCKET equals ORIGINALS_BUCKET',
@@ -123,10 +133,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       region: e.S3_REGION ?? e.AWS_REGION ?? 'us-east-1',
       requestTimeoutMs: e.S3_REQUEST_TIMEOUT_MS,
       maxAttempts: e.S3_MAX_ATTEMPTS,
+      // A custom endpoint (the local S3, MinIO, …) takes keys from this environment, or the
+      // local S3's own; in AWS the SDK's default provider chain finds the function's role.
       credentials:
-        local && e.AWS_ACCESS_KEY_ID === undefined
-          ? { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }
-          : undefined,
+        endpoint === undefined
+          ? undefined
+          : {
+              accessKeyId: e.AWS_ACCESS_KEY_ID ?? 'S3RVER',
+              secretAccessKey: e.AWS_SECRET_ACCESS_KEY ?? 'S3RVER',
+            },
     }),
   });
 }
