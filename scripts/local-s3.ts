@@ -26,7 +26,7 @@ export const LOCAL_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S
 
 export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
   const temporary = options.directory === undefined;
-  const directory = options.directory ?? mkdtempSync(join(tmpdir(), 'image-resizer-s3-'));
+  const directory = options.directory ?? mkdtempSync(join(tmpdir(), 'local-s3-'));
   const server = new S3rver({
     address: '127.0.0.1',
     port: options.port ?? 0,

@@ -41,7 +41,8 @@ export interface Stack {
 }
 
 const ROOT = resolve(import.meta.dirname, '..');
-const TEMP_PREFIX = 'image-resizer-';
+// serverless-esbuild's work folders: <service>-<pid>-<time>-<random>.
+const ESBUILD_TEMP = /^image-resizer-\d+-\d+-/;
 
 export async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
@@ -113,7 +114,7 @@ function stopChild(child: ChildProcess): Promise<void> {
 
 export async function startStack(options: StackOptions): Promise<Stack> {
   const log = options.log ?? ((line: string) => console.log(line));
-  const tempBefore = new Set(readdirSync(tmpdir()).filter((n) => n.startsWith(TEMP_PREFIX)));
+  const tempBefore = new Set(readdirSync(tmpdir()).filter((n) => ESBUILD_TEMP.test(n)));
   const s3 = await startLocalS3({
     port: options.s3Port,
     directory: options.dataDirectory,
@@ -139,7 +140,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     await s3.close();
     // serverless-esbuild leaves its work folders behind in the system temp folder.
     for (const name of readdirSync(tmpdir())) {
-      if (name.startsWith(TEMP_PREFIX) && !tempBefore.has(name)) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+      if (ESBUILD_TEMP.test(name) && !tempBefore.has(name)) rmSync(join(tmpdir(), name), { recursive: true, force: true });
     }
   };
   try {
