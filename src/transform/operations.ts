@@ -54,8 +54,12 @@ const COMPASS: Record<string, Position> = {
 const position: Validator<Position> = (raw, name) => {
   const lower = raw.toLowerCase().trim();
   if ((STRATEGIES as readonly string[]).includes(lower)) return lower as Position;
-  if (COMPASS[lower]) return COMPASS[lower];
-  const parts = lower.split(/[\s_,-]+/).filter(Boolean).map((p) => SIDES[p]);
+  // Own keys only: `pos=constructor` must not find Object.prototype's members.
+  if (Object.hasOwn(COMPASS, lower)) return COMPASS[lower]!;
+  const parts = lower
+    .split(/[\s_,-]+/)
+    .filter(Boolean)
+    .map((p) => (Object.hasOwn(SIDES, p) ? SIDES[p] : undefined));
   const vertical = parts.filter((p) => p === 'top' || p === 'bottom');
   const horizontal = parts.filter((p) => p === 'left' || p === 'right');
   const centred = parts.filter((p) => p === 'center');

@@ -37,7 +37,12 @@ export const oneOf =
   <T extends string>(values: readonly T[], aliases: Readonly<Record<string, T>> = {}): Validator<T> =>
   (raw, name) => {
     const lower = raw.toLowerCase();
-    const found = (values as readonly string[]).includes(lower) ? (lower as T) : aliases[lower];
+    // Own keys only: `fm=constructor` must not find Object.prototype's members.
+    const found = (values as readonly string[]).includes(lower)
+      ? (lower as T)
+      : Object.hasOwn(aliases, lower)
+        ? aliases[lower]
+        : undefined;
     if (found === undefined) throw invalid(name, `one of ${values.join(', ')}`, raw);
     return found;
   };
