@@ -19,7 +19,8 @@ export interface RawHttpRequest {
   readonly headers?: Readonly<Record<string, string | undefined>>;
 }
 
-const CLASSIC_SIZE = /^(\d{0,5})x(\d{0,5})$/i;
+/** `800x600`, `800x`, `x600`, `0x600`: at least one digit, so a folder named `x` stays a folder. */
+const CLASSIC_SIZE = /^(?=\d|x\d)(\d{0,5})x(\d{0,5})$/i;
 
 function decodePath(raw: RawHttpRequest): string {
   if (raw.decodedPath !== undefined) return raw.decodedPath.replace(/^\/+/, '');
