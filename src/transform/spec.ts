@@ -55,6 +55,17 @@ export function defaultFit(w: number | undefined, h: number | undefined): Fit {
   return w !== undefined && h !== undefined ? 'cover' : 'inside';
 }
 
+/**
+ * Whether `fit` renders exactly like the default. With one side given sharp keeps the aspect
+ * ratio, so cover and outside scale exactly like inside; contain (which pads when it may not
+ * enlarge) and fill (which stretches the one side) still differ.
+ */
+function sameAsDefaultFit(fit: Fit, w: number | undefined, h: number | undefined): boolean {
+  if (fit === defaultFit(w, h)) return true;
+  const oneSide = (w === undefined) !== (h === undefined);
+  return oneSide && (fit === 'cover' || fit === 'outside');
+}
+
 function scaled(value: number | undefined, dpr: number, name: string): number | undefined {
   if (value === undefined) return undefined;
   const result = Math.round(value * dpr);
@@ -90,7 +101,7 @@ export function buildSpec(params: ParsedParams, context: SpecContext): BuiltSpec
   const spec: Record<string, unknown> = {
     w,
     h,
-    fit: resizing && fit !== defaultFit(w, h) ? fit : undefined,
+    fit: resizing && !sameAsDefaultFit(fit, w, h) ? fit : undefined,
     pos,
     fm,
     q: params.q !== undefined && params.q !== context.defaultQuality ? params.q : undefined,
