@@ -41,6 +41,15 @@ export class ForbiddenError extends ImageServiceError {
   }
 }
 
+/** Only GET and HEAD read images; RFC 9110 asks for 405 with the methods that do work. */
+export class MethodNotAllowedError extends ImageServiceError {
+  constructor(method: string) {
+    super(405, 'method_not_allowed', `Method ${method.slice(0, 16)} is not supported: use GET or HEAD.`, {
+      headers: { Allow: 'GET, HEAD' },
+    });
+  }
+}
+
 export class OriginalNotFoundError extends ImageServiceError {
   constructor(key: string) {
     super(404, 'original_not_found', `No original image exists at key "${key}".`);

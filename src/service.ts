@@ -45,6 +45,9 @@ type Rendered = { body: Buffer; contentType: string; stored: boolean; timings: T
 
 const since = (start: number) => performance.now() - start;
 
+/** How many originals' last-seen ETags an instance keeps for its speculative variant lookup. */
+const MAX_REMEMBERED_ETAGS = 10_000;
+
 function matchesEtag(header: string | undefined, etag: string): boolean {
   if (!header) return false;
   if (header.trim() === '*') return true;
@@ -72,7 +75,13 @@ export function createVariantService(config: Config, store: ImageStore, log: Ser
   const cacheControl = `public, max-age=${config.cacheMaxAge}, immutable`;
   // The last ETag seen per original lets the variant lookup start alongside the HEAD of the
   // original; the HEAD still decides, so a stale guess only costs a wasted GET.
+  // Bounded: a warm instance can see millions of distinct originals over its life.
   const lastEtag = new Map<string, string>();
+  const rememberEtag = (key: string, etag: string) => {
+    lastEtag.delete(key);
+    lastEtag.set(key, etag);
+    if (lastEtag.size > MAX_REMEMBERED_ETAGS) lastEtag.delete(lastEtag.keys().next().value!);
+  };
   // Identical misses in flight in this instance share one render and one write.
   const inFlight = new Map<string, Promise<Rendered>>();
 
@@ -127,7 +136,7 @@ export function createVariantService(config: Config, store: ImageStore, log: Ser
       throw new OriginalNotFoundError(request.key);
     }
     if (head.size > config.maxOriginalBytes) throw originalTooLarge(head.size);
-    lastEtag.set(originalKey, head.etag);
+    rememberEtag(originalKey, head.etag);
     const id = variantId(config.variantsPrefix, { key: originalKey, etag: head.etag }, request.spec);
     if (matchesEtag(request.ifNoneMatch, id.etag)) return { kind: 'not-modified', id };
 

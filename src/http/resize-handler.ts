@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { Config } from '../config.js';
-import { InvalidRequestError, toServiceError } from '../errors.js';
+import { MethodNotAllowedError, toServiceError } from '../errors.js';
 import type { ServiceLogger } from '../observability/logger.js';
 import { parseRequest } from '../request/parse-request.js';
 import type { VariantService } from '../service.js';
@@ -31,7 +31,7 @@ export function makeResizeHandler({ config, service, log }: ResizeHandlerDeps): 
     try {
       const method = event.requestContext?.http?.method ?? 'GET';
       if (method !== 'GET' && method !== 'HEAD') {
-        throw new InvalidRequestError('method_not_allowed', `Method ${method} is not supported: use GET.`);
+        throw new MethodNotAllowedError(method);
       }
       const request = parseRequest(
         {

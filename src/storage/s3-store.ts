@@ -31,7 +31,13 @@ export function createS3Client(s3: S3Settings): S3Client {
     maxAttempts: s3.maxAttempts,
     requestHandler: new NodeHttpHandler({
       connectionTimeout: Math.min(s3.requestTimeoutMs, 3000),
+      // Without throwOnRequestTimeout, @smithy/node-http-handler only logs a warning when the
+      // timeout passes and keeps waiting: a hung endpoint would hold the request until Lambda's own
+      // timeout instead of becoming a 503. The request timeout ends at the response headers; the
+      // socket timeout (inactivity) covers a body download that stalls halfway.
       requestTimeout: s3.requestTimeoutMs,
+      throwOnRequestTimeout: true,
+      socketTimeout: s3.requestTimeoutMs,
       httpAgent: new HttpAgent(agentOptions),
       httpsAgent: new HttpsAgent(agentOptions),
     }),
@@ -79,6 +85,13 @@ export function createS3Store(options: S3StoreOptions, client: S3Client = create
           const object = await client.send(
             new GetObjectCommand({ Bucket: originalsBucket, Key: key, IfMatch: etag || undefined }),
           );
+          // Some S3-compatible stores (s3rver among them) ignore If-Match and answer with whatever is
+          // there now: bytes under another ETag must not be rendered into this ETag's variant key.
+          if (etag && object.ETag !== undefined && object.ETag !== etag) {
+            // Free the connection without reading a body that will not be used.
+            (object.Body as { destroy?: () => void } | undefined)?.destroy?.();
+            return undefined;
+          }
           return toBuffer(await object.Body!.transformToByteArray());
         },
         { preconditionIsMissing: true },
