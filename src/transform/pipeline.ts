@@ -1,7 +1,7 @@
 import sharp, { type Metadata, type Sharp } from 'sharp';
-import { TooLargeError, UndecodableImageError, UnsupportedImageError } from '../errors.js';
+import { InvalidRequestError, TooLargeError, UndecodableImageError, UnsupportedImageError } from '../errors.js';
 import { CONTENT_TYPES, resolveOutputFormat } from './format.js';
-import type { OutputFormat } from './operations.js';
+import { STRATEGIES, type OutputFormat } from './operations.js';
 import { sniffFormat } from './sniff.js';
 import { defaultFit, type TransformSpec } from './spec.js';
 
@@ -32,6 +32,12 @@ const WHITE = '#ffffff';
 const TRANSPARENT = { r: 0, g: 0, b: 0, alpha: 0 };
 const ANIMATED_OUTPUTS: ReadonlySet<OutputFormat> = new Set(['gif', 'webp']);
 const ALPHA_OUTPUTS: ReadonlySet<OutputFormat> = new Set(['png', 'webp', 'avif', 'gif']);
+/** Rec. 601 luma weights, as one row of a colour matrix. */
+const LUMA: [number, number, number] = [0.299, 0.587, 0.114];
+
+const isStrategy = (pos: string) => (STRATEGIES as readonly string[]).includes(pos);
+
+const unsupportedHeic = () => new UnsupportedImageError('HEIC images compressed with HEVC are not supported; AVIF is.');
 
 async function readMetadata(bytes: Buffer, allowSvg: boolean): Promise<Metadata> {
   const sniffed = sniffFormat(bytes);
@@ -47,9 +53,7 @@ async function readMetadata(bytes: Buffer, allowSvg: boolean): Promise<Metadata>
     // Reads headers only: nothing is decoded yet, so a decompression bomb costs nothing here.
     return await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (error) {
-    if (sniffed === 'heic') {
-      throw new UnsupportedImageError('HEIC images compressed with HEVC are not supported; AVIF is.');
-    }
+    if (sniffed === 'heic') throw unsupportedHeic();
     throw new UndecodableImageError(`The original looks like ${sniffed.toUpperCase()} but cannot be decoded.`, error);
   }
 }
@@ -69,11 +73,20 @@ function outputPixelBound(source: { width: number; height: number }, spec: Trans
   if (w === undefined && h === undefined) return source.width * source.height;
   const fit = spec.fit ?? defaultFit(w, h);
   if (w !== undefined && h !== undefined && fit !== 'inside' && fit !== 'outside') return w * h;
+  // One side given: fill stretches that side alone, and contain pads it to the full size even
+  // when it may not enlarge; the other side scales with the image.
+  if (fit === 'fill') {
+    const side = (asked: number | undefined, own: number) => (asked === undefined ? own : spec.enlarge ? asked : Math.min(asked, own));
+    return side(w, source.width) * side(h, source.height);
+  }
   const scales = [w !== undefined ? w / source.width : undefined, h !== undefined ? h / source.height : undefined]
     .filter((s): s is number => s !== undefined);
   let scale = fit === 'outside' ? Math.max(...scales) : Math.min(...scales);
   if (!spec.enlarge) scale = Math.min(scale, 1);
-  return Math.round(source.width * scale) * Math.round(source.height * scale);
+  const padded = fit === 'contain';
+  const width = padded && w !== undefined ? w : Math.round(source.width * scale);
+  const height = padded && h !== undefined ? h : Math.round(source.height * scale);
+  return width * height;
 }
 
 function encode(image: Sharp, format: OutputFormat, quality: number): Sharp {
@@ -119,6 +132,14 @@ export async function renderVariant(bytes: Buffer, spec: TransformSpec, limits: 
     );
   }
 
+  // sharp refuses quarter turns of multi-page images (the frames are one tall strip to libvips).
+  if (animated && (spec.rot === 90 || spec.rot === 270)) {
+    throw new InvalidRequestError(
+      'invalid_param',
+      `"rot=${spec.rot}" is not supported for animated images; add fm=jpeg or fm=png to turn the first frame.`,
+    );
+  }
+
   let image = sharp(bytes, {
     limitInputPixels: limits.maxInputPixels,
     failOn: 'truncated',
@@ -133,7 +154,8 @@ export async function renderVariant(bytes: Buffer, spec: TransformSpec, limits: 
       width: spec.w,
       height: spec.h,
       fit,
-      position: spec.pos ?? 'center',
+      // Smart crops (attention, entropy) look at one frame only: sharp refuses them for animations.
+      position: spec.pos === undefined || (animated && isStrategy(spec.pos)) ? 'center' : spec.pos,
       withoutEnlargement: !spec.enlarge,
       background: spec.bg ? `#${spec.bg}` : ALPHA_OUTPUTS.has(format) ? TRANSPARENT : WHITE,
     });
@@ -142,7 +164,9 @@ export async function renderVariant(bytes: Buffer, spec: TransformSpec, limits: 
   if (spec.flop) image = image.flop();
   if (spec.blur) image = image.blur(spec.blur);
   if (spec.sharpen) image = image.sharpen({ sigma: spec.sharpen });
-  if (spec.gray) image = image.grayscale();
+  // grayscale() alone still writes three identical sRGB channels; b-w keeps one (and smaller
+  // files). Both drop every frame but the first of an animation, where a luma matrix does not.
+  if (spec.gray) image = animated ? image.recomb([LUMA, LUMA, LUMA]) : image.grayscale().toColourspace('b-w');
   if (spec.bg || (meta.hasAlpha && !ALPHA_OUTPUTS.has(format))) {
     image = image.flatten({ background: spec.bg ? `#${spec.bg}` : WHITE });
   }
@@ -161,6 +185,9 @@ export async function renderVariant(bytes: Buffer, spec: TransformSpec, limits: 
       height: animated ? (info.pageHeight ?? info.height) : info.height,
     };
   } catch (error) {
+    // libvips reads an HEIC header without an HEVC decoder (sharp's prebuilt binaries have none)
+    // and only fails here: that is a format we do not read, not a damaged file.
+    if (meta.format === 'heif' && meta.compression === 'hevc') throw unsupportedHeic();
     throw new UndecodableImageError('The original image is damaged or truncated and cannot be decoded.', error);
   }
 }
