@@ -104,7 +104,8 @@ export function buildSpec(params: ParsedParams, context: SpecContext): BuiltSpec
     fit: resizing && !sameAsDefaultFit(fit, w, h) ? fit : undefined,
     pos,
     fm,
-    q: params.q !== undefined && params.q !== context.defaultQuality ? params.q : undefined,
+    // PNG and GIF are encoded without a quality setting: q changes nothing there.
+    q: params.q !== undefined && params.q !== context.defaultQuality && fm !== 'png' && fm !== 'gif' ? params.q : undefined,
     bg: params.bg,
     blur: params.blur,
     sharpen: params.sharpen ? params.sharpen : undefined,

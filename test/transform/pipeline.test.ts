@@ -364,6 +364,12 @@ describe('renderVariant: formats', () => {
     }
   });
 
+  it.each(['png', 'gif'] as const)('q changes nothing in %s (so the spec drops it)', async (fm) => {
+    const low = await render(photo, { fm, q: 10 });
+    const high = await render(photo, { fm, q: 95 });
+    expect(low.data.length).toBe(high.data.length);
+  });
+
   it('uses the default quality when q is absent', async () => {
     const big = await photoLikeJpeg(200, 150, { seed: 9 });
     const byDefault = await render(big, {}, { defaultQuality: 30 });

@@ -65,6 +65,13 @@ describe('buildSpec: the canonical spec', () => {
     ['q=80', {}],
     ['q=79', { q: 79 }],
     ['quality=100', { q: 100 }],
+    ['q=50&fm=webp', { fm: 'webp', q: 50 }],
+    ['q=50&fm=avif', { fm: 'avif', q: 50 }],
+    ['q=50&fm=jpeg', { fm: 'jpeg', q: 50 }],
+    ['q=50&fm=auto', { fm: 'auto', q: 50 }],
+    // PNG and GIF have no quality to set.
+    ['q=50&fm=png', { fm: 'png' }],
+    ['q=50&fm=gif', { fm: 'gif' }],
     // dpr multiplies the sides and disappears.
     ['w=100&dpr=2', { w: 200 }],
     ['w=100&h=50&dpr=1.5', { w: 150, h: 75 }],
@@ -172,6 +179,7 @@ describe('equivalent URLs share one spec, one canonical string and one variant k
     ['fm=jpg&bg=fff', 'bg=FFFFFF&fm=jpeg'],
     ['w=300&fit=cover', 'w=300&fit=outside'],
     ['fit=fill&enlarge&pos=top', ''],
+    ['fm=png&q=30', 'fm=png'],
   ])('%s ≡ %s', (a, b) => {
     const [sa, sb] = [specOf(a), specOf(b)];
     expect(sa).toEqual(sb);
