@@ -1,3 +1,6 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalS3 } from '../scripts/local-s3.js';
 import { describeImage, photoLikeJpeg } from '../scripts/samples.js';
@@ -49,6 +52,29 @@ async function newVariants(stack: Stack, action: () => Promise<unknown>): Promis
   await action();
   return (await stack.listing()).map((v) => v.key).filter((k) => !before.has(k));
 }
+
+describe('the test event builder', () => {
+  const dir = join(__dirname, '..', 'events');
+  const samples = readdirSync(dir).filter((f) => f.endsWith('.json'));
+
+  it.each(samples)('builds what events/%s holds', (file) => {
+    const sample = JSON.parse(readFileSync(join(dir, file), 'utf8')) as APIGatewayProxyEventV2;
+    const built = event(sample.pathParameters!.proxy!, sample.rawQueryString, sample.headers as Record<string, string>, sample.requestContext.http.method);
+    const shape = (e: APIGatewayProxyEventV2) => ({
+      version: e.version,
+      routeKey: e.routeKey,
+      rawPath: e.rawPath,
+      rawQueryString: e.rawQueryString,
+      queryStringParameters: e.queryStringParameters,
+      pathParameters: e.pathParameters,
+      headers: e.headers,
+      http: { ...e.requestContext.http, userAgent: undefined },
+      requestKeys: Object.keys(e.requestContext).sort(),
+      time: e.requestContext.time.replace(/\d/g, '0').replace(/\/[A-Z][a-z]{2}\//, '/Mon/'),
+    });
+    expect(shape(built)).toEqual(shape(sample));
+  });
+});
 
 describe('resize handler over a local S3', () => {
   let stack: Stack;

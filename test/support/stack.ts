@@ -239,16 +239,14 @@ export function event(
   for (const [name, value] of new URLSearchParams(rawQueryString)) {
     queryStringParameters[name] = name in queryStringParameters ? `${queryStringParameters[name]},${value}` : value;
   }
-  const lowerHeaders: Record<string, string> = {
-    host: 'images.example.com',
-    'user-agent': 'vitest',
-    'x-forwarded-proto': 'https',
-  };
+  const lowerHeaders: Record<string, string> = { host: 'images.example.com', 'user-agent': 'vitest' };
   for (const [name, value] of Object.entries(headers)) lowerHeaders[name.toLowerCase()] = value;
   const now = new Date();
+  // serverless.yml routes GET only; any other method could only arrive through an ANY route.
+  const routeKey = `${method === 'GET' ? 'GET' : 'ANY'} /{proxy+}`;
   return {
     version: '2.0',
-    routeKey: 'ANY /{proxy+}',
+    routeKey,
     rawPath,
     rawQueryString,
     headers: lowerHeaders,
@@ -261,13 +259,21 @@ export function event(
       domainPrefix: 'images',
       http: { method, path: rawPath, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'vitest' },
       requestId: `req-${now.getTime()}-${Math.random().toString(36).slice(2)}`,
-      routeKey: 'ANY /{proxy+}',
+      routeKey,
       stage: '$default',
-      time: now.toUTCString(),
+      time: clfTime(now),
       timeEpoch: now.getTime(),
     },
     isBase64Encoded: false,
   };
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** API Gateway's requestContext.time: `25/Nov/2026:09:00:00 +0000`. */
+function clfTime(d: Date): string {
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${two(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} +0000`;
 }
 
 /** The decoded body of an inline image response. */
