@@ -8,7 +8,6 @@ import {
   encodeAs,
   meanColour,
   photoLikeJpeg,
-  photoLikeRaw,
 } from '../../scripts/samples.js';
 import { InvalidRequestError, TooLargeError, UndecodableImageError, UnsupportedImageError } from '../../src/errors.js';
 import { parseOperations } from '../../src/transform/operations.js';
@@ -297,6 +296,26 @@ describe('renderVariant: filters and orientation', () => {
     expectColour(await colourOf(variant.data, { left: 15, top: 10, width: 10, height: 10 }), BLUE);
   });
 
+  it('flips and flops the image as displayed, after EXIF orientation', async () => {
+    // Stored 40×30 with the red corner top-left; orientation 6 shows it 30×40, red top-right.
+    const turned = await sharp(corner).withMetadata({ orientation: 6 }).png().toBuffer();
+    for (const [spec, red] of [
+      [{}, { left: 20, top: 0 }],
+      [{ flip: true }, { left: 20, top: 30 }],
+      [{ flop: true }, { left: 0, top: 0 }],
+    ] as const) {
+      const { variant, image } = await rendered(turned, spec);
+      expect(image).toMatchObject({ width: 30, height: 40 });
+      expectColour(await colourOf(variant.data, { ...red, width: 10, height: 10 }), RED);
+    }
+  });
+
+  it('mirrors before rot, as sharp does: rot=90&flip is flip, then a quarter turn', async () => {
+    const { variant, image } = await rendered(corner, { rot: 90, flip: true });
+    expect(image).toMatchObject({ width: 30, height: 40 });
+    expectColour(await colourOf(variant.data, { left: 0, top: 0, width: 10, height: 10 }), RED);
+  });
+
   it('rotates before resizing: w and h describe the turned image', async () => {
     expect((await rendered(photo, { rot: 90, w: 40 })).image).toMatchObject({ width: 40, height: 60 });
   });
@@ -330,6 +349,23 @@ describe('renderVariant: EXIF orientation and metadata', () => {
     expect(image).toMatchObject({ hasExif: false, orientation: undefined });
   });
 
+  it('strips EXIF, XMP and GPS data, keeping only the colour profile', async () => {
+    const tagged = await sharp(photo)
+      .withExif({ IFD0: { Copyright: 'someone', Artist: 'someone' }, IFD3: { GPSLatitudeRef: 'N' } })
+      .withXmp('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/></x:xmpmeta>')
+      .jpeg()
+      .toBuffer();
+    const before = await sharp(tagged).metadata();
+    expect(before.exif).toBeDefined();
+    expect(before.xmp).toBeDefined();
+    for (const fm of ['jpeg', 'webp', 'png'] as const) {
+      const after = await sharp((await render(tagged, { fm, w: 60 })).data).metadata();
+      expect(after.exif, fm).toBeUndefined();
+      expect(after.xmp, fm).toBeUndefined();
+      expect(after.iptc, fm).toBeUndefined();
+    }
+  });
+
   it('converts an embedded profile to sRGB and tags the output with sRGB', async () => {
     // A flat saturated red, stored as Display P3: its numbers differ from the sRGB ones.
     const [width, height] = [32, 32];
@@ -345,6 +381,16 @@ describe('renderVariant: EXIF orientation and metadata', () => {
     const srgbTagged = await sharp(srgbRed, { raw: { width, height, channels: 3 } }).withIccProfile('srgb').png().toBuffer();
     const [outIcc, srgbIcc] = await Promise.all([sharp(variant.data).metadata(), sharp(srgbTagged).metadata()]);
     expect(outIcc.icc).toEqual(srgbIcc.icc);
+  });
+
+  it('converts CMYK to sRGB', async () => {
+    const red = Buffer.alloc(16 * 16 * 3);
+    for (let i = 0; i < red.length; i += 3) red.set([220, 40, 30], i);
+    const cmyk = await sharp(red, { raw: { width: 16, height: 16, channels: 3 } }).withIccProfile('cmyk').jpeg().toBuffer();
+    expect(await describeImage(cmyk)).toMatchObject({ space: 'cmyk', channels: 4 });
+    const { variant, image } = await rendered(cmyk, {});
+    expect(image).toMatchObject({ format: 'jpeg', space: 'srgb', channels: 3, hasIcc: true });
+    expectColour(await colourOf(variant.data, { left: 0, top: 0, width: 16, height: 16 }), [220, 40, 30], 20);
   });
 
   it('writes progressive JPEG and interlaced PNG', async () => {
