@@ -175,6 +175,24 @@ describe('renderVariant: size and fit', () => {
     expect((await rendered(photo, { w: 240, enlarge: true })).image).toMatchObject({ width: 240, height: 160 });
     expect((await rendered(photo, { w: 300, h: 300, fit: 'inside', enlarge: true })).image).toMatchObject({ width: 300, height: 200 });
   });
+
+  it.each([
+    [{ w: 240, h: 240 }, 120, 80],
+    [{ w: 240, h: 240, fit: 'fill' }, 120, 80],
+    [{ w: 240, h: 240, fit: 'outside' }, 120, 80],
+    [{ w: 100, h: 240 }, 100, 80],
+    [{ w: 240, h: 240, enlarge: true }, 240, 240],
+  ] as const)('a box larger than the original without enlarge: %j → %i×%i', async (spec, width, height) => {
+    expect((await rendered(photo, spec)).image).toMatchObject({ width, height });
+  });
+
+  it('contain without enlarge keeps the image at its size and pads it to the box', async () => {
+    const { variant, image } = await rendered(halves, { w: 300, h: 300, fit: 'contain', bg: '00ff00' });
+    expect(image).toMatchObject({ width: 300, height: 300 });
+    expectColour(await colourOf(variant.data, { left: 50, top: 100, width: 100, height: 100 }), BLUE);
+    expectColour(await colourOf(variant.data, { left: 0, top: 0, width: 300, height: 95 }), GREEN);
+    expectColour(await colourOf(variant.data, { left: 0, top: 100, width: 45, height: 100 }), GREEN);
+  });
 });
 
 describe('renderVariant: position', () => {
@@ -535,6 +553,12 @@ describe('renderVariant: formats', () => {
     it('becomes PNG when enabled', async () => {
       expect((await rendered(drawing, {}, { allowSvg: true })).image).toMatchObject({ format: 'png', width: 40, height: 20, hasAlpha: true });
     });
+  });
+});
+
+describe('renderVariant: limits that allow the render', () => {
+  it('accepts a processing time limit below one second (libvips counts whole seconds)', async () => {
+    expect((await rendered(photo, { w: 60 }, { timeoutSeconds: 0.2 })).image).toMatchObject({ width: 60, height: 40 });
   });
 });
 
