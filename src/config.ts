@@ -1,4 +1,9 @@
 import { z } from 'zod';
+import type { CorsPolicy } from './http/cors.js';
+import { ConfigError } from './errors.js';
+import type { AllowlistPolicy } from './request/allowlist.js';
+import { DEFAULT_PRESETS, parsePresets, type Presets } from './request/presets.js';
+import { parseSecrets, type SecretsSource } from './security/signing-secrets.js';
 
 /**
  * The only reader of the environment. Validated once at cold start; an invalid value stops the
@@ -50,6 +55,17 @@ const envSchema = z.object({
   S3_MAX_ATTEMPTS: int(1, 10, 3),
   AWS_ACCESS_KEY_ID: optionalString,
   AWS_SECRET_ACCESS_KEY: optionalString,
+  SIGNING_SECRETS: optionalString,
+  SIGNING_SECRETS_SSM_PARAMETER: optionalString,
+  SIGNING_SECRETS_SECRET_ID: optionalString,
+  PRESETS: optionalString,
+  ALLOWLIST: optionalString,
+  ALLOWED_WIDTHS: optionalString,
+  ALLOWED_HEIGHTS: optionalString,
+  SNAP_WIDTHS: bool.optional(),
+  ALLOW_SVG: bool.optional(),
+  CORS_ORIGINS: optionalString,
+  CORS_CREDENTIALS: bool.optional(),
   // Set by `sls invoke local` and serverless-offline: point at the project's local S3 by default.
   IS_LOCAL: optionalString,
   IS_OFFLINE: optionalString,
@@ -80,14 +96,90 @@ export interface Config {
   readonly presignedUrlTtl: number;
   readonly processingTimeoutMs: number;
   readonly s3: S3Settings;
+  readonly signingSecrets: SecretsSource;
+  readonly presets: Presets;
+  readonly allowlist: AllowlistPolicy;
+  readonly allowSvg: boolean;
+  readonly cors: CorsPolicy;
 }
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
+function sizeList(name: string, value: string | undefined): number[] {
+  const items = (value ?? '').split(',').map((v) => v.trim()).filter(Boolean);
+  const sizes = items.map(Number);
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 8192)) {
+    throw new ConfigError(`Invalid configuration: ${name}: expected comma-separated integers from 1 to 8192`);
   }
+  return [...new Set(sizes)].sort((a, b) => a - b);
 }
+
+function signingSource(e: { SIGNING_SECRETS?: string; SIGNING_SECRETS_SSM_PARAMETER?: string; SIGNING_SECRETS_SECRET_ID?: string }): SecretsSource {
+  const given = [e.SIGNING_SECRETS, e.SIGNING_SECRETS_SSM_PARAMETER, e.SIGNING_SECRETS_SECRET_ID].filter(Boolean);
+  if (given.length > 1) {
+    throw new ConfigError(
+      'Invalid configuration: set only one of SIGNING_SECRETS, SIGNING_SECRETS_SSM_PARAMETER, SIGNING_SECRETS_SECRET_ID',
+    );
+  }
+  if (e.SIGNING_SECRETS) return { kind: 'inline', secrets: parseSecrets(e.SIGNING_SECRETS, 'Invalid configuration: SIGNING_SECRETS') };
+  if (e.SIGNING_SECRETS_SSM_PARAMETER) return { kind: 'ssm', name: e.SIGNING_SECRETS_SSM_PARAMETER };
+  if (e.SIGNING_SECRETS_SECRET_ID) return { kind: 'secrets-manager', id: e.SIGNING_SECRETS_SECRET_ID };
+  return { kind: 'none' };
+}
+
+function presetDefinitions(json: string | undefined): Record<string, string> {
+  if (json === undefined) return { ...DEFAULT_PRESETS };
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    throw new ConfigError('Invalid configuration: PRESETS: not valid JSON (expected {"name": "w=…&h=…", …})');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.values(value).some((v) => typeof v !== 'string')) {
+    throw new ConfigError('Invalid configuration: PRESETS: expected a JSON object of name → query string');
+  }
+  return value as Record<string, string>;
+}
+
+function allowlistPolicy(e: { ALLOWLIST?: string; ALLOWED_WIDTHS?: string; ALLOWED_HEIGHTS?: string; SNAP_WIDTHS?: boolean }, presets: Presets): AllowlistPolicy {
+  const modes = (e.ALLOWLIST ?? 'off').split(',').map((m) => m.trim().toLowerCase()).filter(Boolean);
+  const unknown = modes.filter((m) => !['off', 'presets', 'widths'].includes(m));
+  if (unknown.length > 0 || (modes.includes('off') && modes.length > 1)) {
+    throw new ConfigError('Invalid configuration: ALLOWLIST: expected off, presets, widths or presets,widths');
+  }
+  const policy = {
+    presets: modes.includes('presets'),
+    widths: modes.includes('widths'),
+    allowedWidths: sizeList('ALLOWED_WIDTHS', e.ALLOWED_WIDTHS),
+    allowedHeights: sizeList('ALLOWED_HEIGHTS', e.ALLOWED_HEIGHTS),
+    snapWidths: e.SNAP_WIDTHS ?? false,
+  };
+  if (policy.widths && policy.allowedWidths.length === 0) {
+    throw new ConfigError('Invalid configuration: ALLOWED_WIDTHS must list at least one width when ALLOWLIST includes widths');
+  }
+  if (policy.presets && presets.size === 0) {
+    throw new ConfigError('Invalid configuration: PRESETS must define at least one preset when ALLOWLIST includes presets');
+  }
+  return policy;
+}
+
+function corsPolicy(e: { CORS_ORIGINS?: string; CORS_CREDENTIALS?: boolean }): CorsPolicy {
+  const origins = (e.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  for (const origin of origins) {
+    let valid = origin === '*';
+    try {
+      valid ||= new URL(origin).origin === origin;
+    } catch {
+      valid = false;
+    }
+    if (!valid) throw new ConfigError(`Invalid configuration: CORS_ORIGINS: "${origin}" is not an origin such as https://example.com`);
+  }
+  const credentials = e.CORS_CREDENTIALS ?? false;
+  if (credentials && origins.includes('*')) {
+    throw new ConfigError('Invalid configuration: CORS_CREDENTIALS cannot be combined with CORS_ORIGINS=* (browsers refuse it, and it would expose credentials to every site)');
+  }
+  return { origins, credentials };
+}
+
+export { ConfigError };
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const parsed = envSchema.safeParse(env);
@@ -113,7 +205,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (sameBucket && e.ORIGINALS_PREFIX !== '' && e.ORIGINALS_PREFIX.startsWith(variantsPrefix)) {
     throw new ConfigError('Invalid configuration: ORIGINALS_PREFIX must not lie inside VARIANTS_PREFIX');
   }
+  const presets = parsePresets(presetDefinitions(e.PRESETS));
   return Object.freeze({
+    signingSecrets: signingSource(e),
+    presets,
+    allowlist: allowlistPolicy(e, presets),
+    allowSvg: e.ALLOW_SVG ?? false,
+    cors: corsPolicy(e),
     originalsBucket: e.ORIGINALS_BUCKET,
     originalsPrefix: e.ORIGINALS_PREFIX,
     variantsBucket: e.VARIANTS_BUCKET,

@@ -63,8 +63,8 @@ export class TooLargeError extends ImageServiceError {
 }
 
 export class UnsupportedImageError extends ImageServiceError {
-  constructor(message: string) {
-    super(415, 'unsupported_image', message);
+  constructor(message: string, cause?: unknown) {
+    super(415, 'unsupported_image', message, { cause });
   }
 }
 
@@ -97,6 +97,24 @@ export class ProcessingTimeoutError extends ImageServiceError {
 export class InternalError extends ImageServiceError {
   constructor(cause?: unknown) {
     super(500, 'internal_error', 'The image could not be produced because of an internal error.', { cause });
+  }
+}
+
+/** A configuration value is invalid: raised at cold start, never mapped to a response. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Signing secrets could not be loaded from SSM / Secrets Manager: retry later. */
+export class SecretsUnavailableError extends ImageServiceError {
+  constructor(cause?: unknown) {
+    super(503, 'secrets_unavailable', 'URL signatures cannot be checked right now; retry shortly.', {
+      cause,
+      headers: { 'Retry-After': '1' },
+    });
   }
 }
 

@@ -60,7 +60,7 @@ export function renderLimits(config: Config): RenderLimits {
     maxInputPixels: config.maxInputPixels,
     maxOutputPixels: config.maxOutputPixels,
     maxFrames: config.maxFrames,
-    allowSvg: false,
+    allowSvg: config.allowSvg,
     timeoutSeconds: config.processingTimeoutMs / 1000,
   };
 }

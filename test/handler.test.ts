@@ -120,11 +120,14 @@ describe('resize handler over a local S3', () => {
     expect(await stack.originalEtag(key)).toBe(originalEtag);
   });
 
-  it('answers HEAD like GET', async () => {
+  it('answers HEAD with the headers of GET and no body', async () => {
     const key = uniqueKey('photos/head.jpg');
     await stack.seed(key, photo);
-    const response = await stack.handler(event(key, 'w=50', {}, 'HEAD'));
-    expectImage(response, { cache: 'miss', contentType: 'image/jpeg' });
+    const head = await stack.handler(event(key, 'w=50', {}, 'HEAD'));
+    expect(head).toMatchObject({ statusCode: 200, body: '', isBase64Encoded: false });
+    const get = await stack.handler(event(key, 'w=50'));
+    expectImage(get, { cache: 'hit', contentType: 'image/jpeg' });
+    expect(head.headers).toMatchObject({ 'Content-Type': 'image/jpeg', ETag: get.headers.ETag, 'X-Cache': 'miss' });
   });
 
   it('sets max-age from CACHE_MAX_AGE', async () => {

@@ -2,15 +2,23 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { Config } from '../config.js';
 import { MethodNotAllowedError, toServiceError } from '../errors.js';
 import type { ServiceLogger } from '../observability/logger.js';
-import { parseRequest } from '../request/parse-request.js';
+import { MAX_KEY_BYTES } from '../request/original-key.js';
+import { header, interpretTarget, readTarget, type RequestRules } from '../request/parse-request.js';
+import { createSecretsProvider } from '../security/signing-secrets.js';
+import { checkExpiry, verifySignature } from '../security/url-signature.js';
 import type { VariantService } from '../service.js';
 import { buildSpec } from '../transform/spec.js';
+import { corsHeaders } from './cors.js';
 import { errorToHttpResponse, toHttpResponse, type HttpResponse } from './response.js';
 
 export interface ResizeHandlerDeps {
   readonly config: Config;
   readonly service: VariantService;
   readonly log: ServiceLogger;
+  /** The URL-signing secrets; by default loaded from the configured source on first use. */
+  readonly signingSecrets?: () => Promise<readonly string[] | undefined>;
+  /** The clock, in milliseconds (tests move it to check expiry). */
+  readonly now?: () => number;
 }
 
 export type ResizeHandler = (event: APIGatewayProxyEventV2) => Promise<HttpResponse>;
@@ -23,25 +31,46 @@ export function reservedKeyPrefix(config: Config): string | undefined {
     : undefined;
 }
 
-/** Event in, response out: parsing, the service and the error mapping, nothing else. */
-export function makeResizeHandler({ config, service, log }: ResizeHandlerDeps): ResizeHandler {
-  const keyRules = { reservedPrefix: reservedKeyPrefix(config) };
+export function requestRules(config: Config): RequestRules {
+  return {
+    reservedPrefix: reservedKeyPrefix(config),
+    maxKeyBytes: MAX_KEY_BYTES - Buffer.byteLength(config.originalsPrefix, 'utf8'),
+    presets: config.presets,
+    allowlist: config.allowlist,
+  };
+}
+
+/**
+ * Event in, response out: access checks (method, signature, expiry), parsing, the service and
+ * the error mapping, nothing else. The signature is checked before anything about the request
+ * is interpreted, so unsigned traffic learns nothing about keys or parameters.
+ */
+export function makeResizeHandler({
+  config,
+  service,
+  log,
+  signingSecrets = createSecretsProvider(config.signingSecrets),
+  now = Date.now,
+}: ResizeHandlerDeps): ResizeHandler {
+  const rules = requestRules(config);
   return async (event) => {
     const started = performance.now();
+    const cors = corsHeaders(config.cors, header(event, 'origin'));
     try {
       const method = event.requestContext?.http?.method ?? 'GET';
-      if (method !== 'GET' && method !== 'HEAD') {
-        throw new MethodNotAllowedError(method);
-      }
-      const request = parseRequest(
-        {
-          decodedPath: event.pathParameters?.proxy,
-          rawPath: event.rawPath,
-          rawQueryString: event.rawQueryString,
-          headers: event.headers,
-        },
-        keyRules,
-      );
+      if (method !== 'GET' && method !== 'HEAD') throw new MethodNotAllowedError(method);
+      const target = readTarget({
+        decodedPath: event.pathParameters?.proxy,
+        rawPath: event.rawPath,
+        rawQueryString: event.rawQueryString,
+        headers: event.headers,
+      });
+      const nowSeconds = Math.floor(now() / 1000);
+      const secrets = await signingSecrets();
+      if (secrets) verifySignature(secrets, target.path, target.entries);
+      const expires = checkExpiry(target.entries, nowSeconds);
+
+      const request = interpretTarget(target, rules);
       const { spec, varyAccept } = buildSpec(request.params, {
         accept: request.accept,
         defaultQuality: config.defaultQuality,
@@ -49,7 +78,10 @@ export function makeResizeHandler({ config, service, log }: ResizeHandlerDeps): 
       });
       const result = await service.getVariant({ key: request.key, spec, ifNoneMatch: request.ifNoneMatch });
       const response = await toHttpResponse(result, {
-        cacheMaxAge: config.cacheMaxAge,
+        // A signed URL stops working at `expires`: no cache may keep serving it past that.
+        cacheMaxAge: expires === undefined ? config.cacheMaxAge : Math.min(config.cacheMaxAge, expires - nowSeconds),
+        headers: cors,
+        headOnly: method === 'HEAD',
         maxInlineBytes: config.maxInlineBytes,
         varyAccept,
         variantUrl: () => service.variantUrl(result.id),
@@ -57,6 +89,7 @@ export function makeResizeHandler({ config, service, log }: ResizeHandlerDeps): 
       log.info('request served', {
         key: request.key,
         spec: result.id.spec,
+        preset: request.presetName,
         status: response.statusCode,
         cache: result.kind,
         ms: Math.round(performance.now() - started),
@@ -67,7 +100,7 @@ export function makeResizeHandler({ config, service, log }: ResizeHandlerDeps): 
       const details = { status: error.statusCode, code: error.code, path: event.rawPath };
       if (error.expose) log.info('request refused', details);
       else log.error('request failed', { ...details, error: caught as Error });
-      return errorToHttpResponse(error);
+      return errorToHttpResponse(error, cors);
     }
   };
 }

@@ -8,7 +8,12 @@ export type HttpResponse = APIGatewayProxyStructuredResultV2 & {
 };
 
 export interface ResponseContext {
+  /** Seconds a response may be cached: the configured max-age, less when a signed URL expires sooner. */
   readonly cacheMaxAge: number;
+  /** Headers every response carries (CORS). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** A HEAD request: the same headers, no body. */
+  readonly headOnly?: boolean;
   readonly maxInlineBytes: number;
   /** `fm=auto` was asked for: caches must key on Accept. */
   readonly varyAccept: boolean;
@@ -16,7 +21,20 @@ export interface ResponseContext {
   readonly variantUrl: () => Promise<string>;
 }
 
-const BASE_HEADERS = { 'X-Content-Type-Options': 'nosniff' } as const;
+// Images and JSON only: nothing here should ever run as a document. The CSP also disarms any
+// script in an image a browser might be talked into rendering as a page (SVG).
+const BASE_HEADERS = {
+  'X-Content-Type-Options': 'nosniff',
+  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+} as const;
+
+/** Joins the Vary values of several header sets into one header. */
+function withVary(headers: Record<string, string>, ...vary: (string | undefined)[]): Record<string, string> {
+  const values = [...new Set(vary.filter((v): v is string => Boolean(v)).flatMap((v) => v.split(/,\s*/)))];
+  const result = { ...headers };
+  delete result.Vary;
+  return values.length > 0 ? { ...result, Vary: values.join(', ') } : result;
+}
 
 function serverTiming(t: Timings): string {
   const ms = (n: number) => n.toFixed(1);
@@ -25,12 +43,16 @@ function serverTiming(t: Timings): string {
 
 /** Maps a service result to the HTTP response API Gateway returns to the client. */
 export async function toHttpResponse(result: VariantResult, context: ResponseContext): Promise<HttpResponse> {
-  const cacheHeaders: Record<string, string> = {
-    ...BASE_HEADERS,
-    'Cache-Control': `public, max-age=${context.cacheMaxAge}, immutable`,
-    ETag: result.id.etag,
-    ...(context.varyAccept ? { Vary: 'Accept' } : {}),
-  };
+  const cacheHeaders = withVary(
+    {
+      ...BASE_HEADERS,
+      ...context.headers,
+      'Cache-Control': `public, max-age=${context.cacheMaxAge}, immutable`,
+      ETag: result.id.etag,
+    },
+    context.varyAccept ? 'Accept' : undefined,
+    context.headers?.Vary,
+  );
   if (result.kind === 'not-modified') {
     return { statusCode: 304, headers: cacheHeaders, body: '' };
   }
@@ -51,17 +73,18 @@ export async function toHttpResponse(result: VariantResult, context: ResponseCon
   return {
     statusCode: 200,
     headers: { ...common, 'Content-Type': result.contentType },
-    body: result.body.toString('base64'),
-    isBase64Encoded: true,
+    body: context.headOnly ? '' : result.body.toString('base64'),
+    isBase64Encoded: !context.headOnly,
   };
 }
 
 /** The one place errors become HTTP: a JSON body with a stable code; no detail on 5xx. */
-export function errorToHttpResponse(error: ImageServiceError): HttpResponse {
+export function errorToHttpResponse(error: ImageServiceError, headers: Readonly<Record<string, string>> = {}): HttpResponse {
   return {
     statusCode: error.statusCode,
     headers: {
       ...BASE_HEADERS,
+      ...headers,
       ...error.headers,
       'Content-Type': 'application/json; charset=utf-8',
       'Cache-Control': 'no-store',

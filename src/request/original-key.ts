@@ -6,6 +6,8 @@ export const MAX_KEY_BYTES = 1024;
 export interface KeyRules {
   /** Keys the client may not name because they hold variants (same-bucket setups). */
   readonly reservedPrefix?: string;
+  /** Room left for the key once the originals prefix is put in front (S3 allows 1024 bytes in all). */
+  readonly maxKeyBytes?: number;
 }
 
 const invalidKey = (message: string) => new InvalidRequestError('invalid_key', message);
@@ -17,8 +19,9 @@ const invalidKey = (message: string) => new InvalidRequestError('invalid_key', m
  */
 export function validateKey(key: string, rules: KeyRules = {}): string {
   if (key === '') throw invalidKey('The URL names no image: use /{key}?w=… or /{W}x{H}/{key}.');
-  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) {
-    throw invalidKey(`The image key is longer than ${MAX_KEY_BYTES} bytes.`);
+  const maxBytes = rules.maxKeyBytes ?? MAX_KEY_BYTES;
+  if (Buffer.byteLength(key, 'utf8') > maxBytes) {
+    throw invalidKey(`The image key is longer than ${maxBytes} bytes.`);
   }
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(key)) throw invalidKey('The image key contains control characters.');

@@ -1,6 +1,9 @@
 import { InvalidRequestError } from '../errors.js';
+import { EXPIRES_PARAM, SIGNATURE_PARAM } from '../security/url-signature.js';
 import { parseOperations, type ParamEntry, type ParsedParams } from '../transform/operations.js';
+import { applyAllowlist, type AllowlistPolicy } from './allowlist.js';
 import { validateKey, type KeyRules } from './original-key.js';
+import { takePreset, type Presets } from './presets.js';
 
 /** What an HTTP request asks for, before it becomes a canonical spec. */
 export interface ImageRequest {
@@ -8,6 +11,7 @@ export interface ImageRequest {
   readonly params: ParsedParams;
   readonly accept?: string;
   readonly ifNoneMatch?: string;
+  readonly presetName?: string;
 }
 
 export interface RawHttpRequest {
@@ -18,6 +22,24 @@ export interface RawHttpRequest {
   readonly rawQueryString?: string;
   readonly headers?: Readonly<Record<string, string | undefined>>;
 }
+
+/** The request reduced to what everything else is decided on: decoded path, query, headers. */
+export interface RequestTarget {
+  /** Decoded exactly once, without the leading slash. */
+  readonly path: string;
+  readonly entries: readonly ParamEntry[];
+  readonly headers: Readonly<Record<string, string | undefined>>;
+}
+
+export interface RequestRules extends KeyRules {
+  readonly presets?: Presets;
+  readonly allowlist?: AllowlistPolicy;
+  /** Query parameters handled elsewhere and ignored here. */
+  readonly extraParams?: readonly string[];
+}
+
+/** Parameters that are about access, not the image: never part of the transform. */
+const ACCESS_PARAMS = [SIGNATURE_PARAM, EXPIRES_PARAM];
 
 /** `800x600`, `800x`, `x600`, `0x600`: at least one digit, so a folder named `x` stays a folder. */
 const CLASSIC_SIZE = /^(?=\d|x\d)(\d{0,5})x(\d{0,5})$/i;
@@ -35,20 +57,24 @@ export function queryEntries(rawQueryString: string | undefined): ParamEntry[] {
   return [...new URLSearchParams(rawQueryString ?? '')];
 }
 
-function header(raw: RawHttpRequest, name: string): string | undefined {
-  const headers = raw.headers ?? {};
+export function header(target: { readonly headers?: RequestTarget['headers'] }, name: string): string | undefined {
+  const headers = target.headers ?? {};
   const found = Object.keys(headers).find((h) => h.toLowerCase() === name);
   return found === undefined ? undefined : headers[found];
 }
 
+export function readTarget(raw: RawHttpRequest): RequestTarget {
+  return { path: decodePath(raw), entries: queryEntries(raw.rawQueryString), headers: raw.headers ?? {} };
+}
+
 /**
- * Turns a request into key + validated params. `/{W}x{H}/{key}` is the classic form of
+ * Turns a request target into key + validated params. `/{W}x{H}/{key}` is the classic form of
  * `/{key}?w=W&h=H` (0 or empty means "not set"); a first segment that looks like a size is
- * always read as one.
+ * always read as one. A preset supplies parameters the URL's own override, within the allowlist.
  */
-export function parseRequest(raw: RawHttpRequest, keyRules: KeyRules = {}, extraParams: readonly string[] = []): ImageRequest {
-  let path = decodePath(raw);
-  const entries = queryEntries(raw.rawQueryString);
+export function interpretTarget(target: RequestTarget, rules: RequestRules = {}): ImageRequest {
+  let path = target.path;
+  const entries = [...target.entries];
   const slash = path.indexOf('/');
   const classic = slash > 0 ? CLASSIC_SIZE.exec(path.slice(0, slash)) : null;
   if (classic) {
@@ -63,10 +89,21 @@ export function parseRequest(raw: RawHttpRequest, keyRules: KeyRules = {}, extra
       entries.push([side, value]);
     }
   }
+  const key = validateKey(path, rules);
+  const { preset, presetName, entries: own } = takePreset(entries, rules.presets ?? new Map());
+  const explicit = parseOperations(own, [...ACCESS_PARAMS, ...(rules.extraParams ?? [])]);
+  const params = rules.allowlist
+    ? applyAllowlist(explicit, preset, rules.allowlist)
+    : { ...preset, ...explicit };
   return {
-    key: validateKey(path, keyRules),
-    params: parseOperations(entries, extraParams),
-    accept: header(raw, 'accept'),
-    ifNoneMatch: header(raw, 'if-none-match'),
+    key,
+    params,
+    accept: header(target, 'accept'),
+    ifNoneMatch: header(target, 'if-none-match'),
+    presetName,
   };
+}
+
+export function parseRequest(raw: RawHttpRequest, rules: RequestRules = {}): ImageRequest {
+  return interpretTarget(readTarget(raw), rules);
 }

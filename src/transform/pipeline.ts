@@ -3,6 +3,7 @@ import { InvalidRequestError, TooLargeError, UndecodableImageError, UnsupportedI
 import { CONTENT_TYPES, resolveOutputFormat } from './format.js';
 import { STRATEGIES, type OutputFormat } from './operations.js';
 import { sniffFormat } from './sniff.js';
+import { sanitizeSvg } from './svg-sanitize.js';
 import { defaultFit, type TransformSpec } from './spec.js';
 
 /** The only module that imports sharp. */
@@ -39,7 +40,9 @@ const isStrategy = (pos: string) => (STRATEGIES as readonly string[]).includes(p
 
 const unsupportedHeic = () => new UnsupportedImageError('HEIC images compressed with HEVC are not supported; AVIF is.');
 
-async function readMetadata(bytes: Buffer, allowSvg: boolean): Promise<Metadata> {
+/** The header of the original, and the bytes to render (an SVG only once sanitised). */
+async function readMetadata(original: Buffer, allowSvg: boolean): Promise<{ meta: Metadata; bytes: Buffer }> {
+  let bytes = original;
   const sniffed = sniffFormat(bytes);
   if (sniffed === undefined) {
     throw new UnsupportedImageError(
@@ -49,9 +52,10 @@ async function readMetadata(bytes: Buffer, allowSvg: boolean): Promise<Metadata>
   if (sniffed === 'svg' && !allowSvg) {
     throw new UnsupportedImageError('SVG originals are not enabled on this service.');
   }
+  if (sniffed === 'svg') bytes = sanitizeSvg(original);
   try {
     // Reads headers only: nothing is decoded yet, so a decompression bomb costs nothing here.
-    return await sharp(bytes, { limitInputPixels: false }).metadata();
+    return { meta: await sharp(bytes, { limitInputPixels: false }).metadata(), bytes };
   } catch (error) {
     if (sniffed === 'heic') throw unsupportedHeic();
     throw new UndecodableImageError(`The original looks like ${sniffed.toUpperCase()} but cannot be decoded.`, error);
@@ -104,8 +108,8 @@ function encode(image: Sharp, format: OutputFormat, quality: number): Sharp {
   }
 }
 
-export async function renderVariant(bytes: Buffer, spec: TransformSpec, limits: RenderLimits): Promise<RenderedVariant> {
-  const meta = await readMetadata(bytes, limits.allowSvg);
+export async function renderVariant(original: Buffer, spec: TransformSpec, limits: RenderLimits): Promise<RenderedVariant> {
+  const { meta, bytes } = await readMetadata(original, limits.allowSvg);
   const format = resolveOutputFormat(spec.fm, {
     format: meta.format ?? '',
     isAvif: meta.compression === 'av1',

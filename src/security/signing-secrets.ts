@@ -1,0 +1,74 @@
+
+import { ConfigError, SecretsUnavailableError } from '../errors.js';
+
+/**
+ * Where the URL-signing secrets come from. In AWS: an SSM SecureString parameter or a Secrets
+ * Manager secret, read once per cold start (never from the repository or the template). Locally
+ * and in tests: inline from the environment. Each source holds one or more secrets, separated by
+ * commas or new lines (or a JSON array of strings): all of them verify, so a secret can be
+ * rotated without breaking live URLs; signing tools use the first.
+ */
+export type SecretsSource =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'inline'; readonly secrets: readonly string[] }
+  | { readonly kind: 'ssm'; readonly name: string }
+  | { readonly kind: 'secrets-manager'; readonly id: string };
+
+export const MIN_SECRET_LENGTH = 16;
+
+export function parseSecrets(text: string, origin: string): string[] {
+  let values: unknown;
+  try {
+    values = JSON.parse(text);
+  } catch {
+    values = text.split(/[\n,]/);
+  }
+  if (!Array.isArray(values) || values.some((v) => typeof v !== 'string')) {
+    throw new ConfigError(`${origin}: expected secrets separated by commas or new lines, or a JSON array of strings`);
+  }
+  const secrets = (values as string[]).map((v) => v.trim()).filter(Boolean);
+  if (secrets.length === 0) throw new ConfigError(`${origin}: no signing secret found`);
+  if (secrets.some((s) => s.length < MIN_SECRET_LENGTH)) {
+    throw new ConfigError(`${origin}: every signing secret must be at least ${MIN_SECRET_LENGTH} characters`);
+  }
+  return secrets;
+}
+
+async function fetchSecretText(source: SecretsSource): Promise<string | undefined> {
+  switch (source.kind) {
+    case 'ssm': {
+      const { getParameter } = await import('@aws-lambda-powertools/parameters/ssm');
+      return getParameter(source.name, { decrypt: true, maxAge: Number.MAX_SAFE_INTEGER });
+    }
+    case 'secrets-manager': {
+      const { getSecret } = await import('@aws-lambda-powertools/parameters/secrets');
+      const value = await getSecret(source.id, { maxAge: Number.MAX_SAFE_INTEGER });
+      return typeof value === 'string' ? value : value === undefined ? undefined : Buffer.from(value).toString('utf8');
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Loads the secrets on first use and keeps them for the life of the instance. */
+export function createSecretsProvider(source: SecretsSource): () => Promise<readonly string[] | undefined> {
+  if (source.kind === 'none') return async () => undefined;
+  if (source.kind === 'inline') return async () => source.secrets;
+  let loading: Promise<readonly string[]> | undefined;
+  return () => {
+    loading ??= fetchSecretText(source)
+      .then((text) => {
+        if (text === undefined) throw new ConfigError(`signing secrets: ${source.kind} returned nothing`);
+        return parseSecrets(text, `signing secrets from ${source.kind}`);
+      })
+      .catch((error: unknown) => {
+        // The client sees a 503 to retry; the cause (throttling, access, a bad value) is logged.
+        throw new SecretsUnavailableError(error);
+      });
+    // A failed fetch (throttling, a network blip) is retried by the next request.
+    loading.catch(() => {
+      loading = undefined;
+    });
+    return loading;
+  };
+}
