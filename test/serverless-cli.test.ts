@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeImage } from '../scripts/samples.js';
+import { loadConfig } from '../src/config.js';
 import { freePort, startStack, type Stack } from '../scripts/stack.mjs';
 
 /**
@@ -112,6 +113,11 @@ describe('sls package', () => {
     }
 
     const statements = resources.IamRoleLambdaExecution.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);
+    const namespaced = statements.filter((s: any) => /^(ssm|secretsmanager):/.test([s.Action].flat()[0]));
+    expect(namespaced.map((s: any) => [[s.Action].flat(), JSON.stringify(s.Resource).match(/(parameter\/|secret:)image-resizer\/\*/)?.[0]])).toEqual([
+      [['ssm:GetParameter'], 'parameter/image-resizer/*'],
+      [['secretsmanager:GetSecretValue'], 'secret:image-resizer/*'],
+    ]);
     const s3Statements = statements.filter((s: any) => [s.Action].flat().some((a: string) => a.startsWith('s3:')));
     const grants = s3Statements.flatMap((s: any) =>
       [s.Action].flat().flatMap((a: string) => [s.Resource].flat().map((r: unknown) => `${a} ${JSON.stringify(r)}`)),
@@ -125,6 +131,20 @@ describe('sls package', () => {
         's3:ListBucket "arn:aws:s3:::image-resizer-prod-variants"',
       ].sort(),
     );
+  });
+
+  it('deploys an environment the function accepts as its configuration', () => {
+    const env = template.Resources.ResizeLambdaFunction.Properties.Environment.Variables;
+    const config = loadConfig(env);
+    expect(config).toMatchObject({
+      originalsBucket: 'image-resizer-prod-originals',
+      variantsBucket: 'image-resizer-prod-variants',
+      cacheMaxAge: 31_536_000,
+      allowSvg: false,
+      signingSecrets: { kind: 'none' },
+    });
+    expect(config.s3.endpoint).toBeUndefined();
+    expect(template.Resources.VariantsBucket.Condition).toBe('SeparateVariantsBucket');
   });
 });
 
