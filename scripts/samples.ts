@@ -98,10 +98,10 @@ export async function describeImage(bytes: Buffer) {
 
 /** Mean colour of an image region, for checking crops and backgrounds. */
 export async function meanColour(bytes: Buffer, region?: { left: number; top: number; width: number; height: number }) {
-  let image = sharp(bytes).removeAlpha();
-  if (region) image = image.extract(region);
-  const stats = await image.stats();
-  return stats.channels.map((c) => Math.round(c.mean));
+  // stats() measures the input, not the pipeline: a region is cut into a new image first.
+  const input = region ? await sharp(bytes).extract(region).png().toBuffer() : bytes;
+  const stats = await sharp(input).stats();
+  return stats.channels.slice(0, 3).map((c) => Math.round(c.mean));
 }
 
 /** The originals `npm start` seeds: a large photo, an EXIF-rotated photo, a PNG with alpha. */

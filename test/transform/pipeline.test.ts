@@ -33,12 +33,9 @@ async function rendered(bytes: Buffer, spec: TransformSpec, overrides: Partial<R
 
 type Region = { left: number; top: number; width: number; height: number };
 
-/**
- * Mean colour (alpha dropped) of one region. The region is cut out first: sharp's stats() reads
- * the input as it is, so meanColour's own region argument does not restrict what it measures.
- */
+/** Mean colour (alpha dropped) of one region. */
 async function colourOf(bytes: Buffer, region: Region): Promise<number[]> {
-  return meanColour(await sharp(bytes).extract(region).removeAlpha().png().toBuffer());
+  return meanColour(bytes, region);
 }
 
 async function alphaOf(bytes: Buffer, region: Region): Promise<number> {
