@@ -1,15 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidRequestError } from '../../src/errors.js';
 import { MAX_KEY_BYTES, validateKey } from '../../src/request/original-key.js';
+import { thrownBy } from '../support/thrown.js';
 
-function thrownBy(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to throw, but it returned');
-}
 
 describe('validateKey: keys S3 can hold are returned unchanged', () => {
   it.each([

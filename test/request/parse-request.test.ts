@@ -1,15 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidRequestError } from '../../src/errors.js';
 import { parseRequest, queryEntries, type RawHttpRequest } from '../../src/request/parse-request.js';
+import { thrownBy } from '../support/thrown.js';
 
-function thrownBy(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to throw, but it returned');
-}
 
 /** A request as API Gateway's HTTP API would describe it: rawPath encoded, query raw. */
 const get = (rawPath: string, rawQueryString = '', extra: Partial<RawHttpRequest> = {}): RawHttpRequest => ({

@@ -1,16 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidRequestError } from '../../src/errors.js';
 import { OPERATIONS, parseOperations, type ParamEntry } from '../../src/transform/operations.js';
+import { thrownBy } from '../support/thrown.js';
 
-/** The error a synchronous call throws, for asserting outside any try/catch. */
-function thrownBy(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to throw, but it returned');
-}
 
 /** `?a=1&b` style text into entries, the way the query string arrives (values already decoded). */
 const entries = (query: string): ParamEntry[] => [...new URLSearchParams(query)];

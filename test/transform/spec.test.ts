@@ -4,6 +4,7 @@ import { queryEntries } from '../../src/request/parse-request.js';
 import { parseOperations } from '../../src/transform/operations.js';
 import { buildSpec, canonicalString, defaultFit, type SpecContext } from '../../src/transform/spec.js';
 import { variantId } from '../../src/transform/variant-key.js';
+import { thrownBy } from '../support/thrown.js';
 
 const context: SpecContext = { defaultQuality: 80, maxOutputPixels: 8192 * 8192 };
 
@@ -12,14 +13,6 @@ const built = (query: string, extra: Partial<SpecContext> = {}) =>
   buildSpec(parseOperations(queryEntries(query)), { ...context, ...extra });
 const specOf = (query: string, extra: Partial<SpecContext> = {}) => built(query, extra).spec;
 
-function thrownBy(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to throw, but it returned');
-}
 
 describe('defaultFit', () => {
   it.each([
