@@ -85,7 +85,20 @@ export function createVariantService(config: Config, store: ImageStore, log: Ser
   // Identical misses in flight in this instance share one render and one write.
   const inFlight = new Map<string, Promise<Rendered>>();
 
-  async function render(originalKey: string, etag: string, id: VariantId, spec: TransformSpec, s3Read: number): Promise<Rendered> {
+  /**
+   * `deadline` is aborted when the request that started the render has been answered with a
+   * timeout. The render itself cannot be cancelled (sharp has no abort), but work not yet begun
+   * is skipped and nothing is written afterwards: in Lambda the leftover work would otherwise run
+   * into the next invocation, and a write would land at some unknown later time.
+   */
+  async function render(
+    originalKey: string,
+    etag: string,
+    id: VariantId,
+    spec: TransformSpec,
+    s3Read: number,
+    deadline: AbortSignal,
+  ): Promise<Rendered> {
     let start = performance.now();
     const bytes = await store.getOriginal(originalKey, etag);
     if (!bytes) {
@@ -94,10 +107,15 @@ export function createVariantService(config: Config, store: ImageStore, log: Ser
       throw new StorageUnavailableError(new Error('original changed while being read'));
     }
     if (bytes.length > config.maxOriginalBytes) throw originalTooLarge(bytes.length);
+    deadline.throwIfAborted();
     const timings: Timings = { s3Read: s3Read + since(start), transform: 0, s3Write: 0 };
     start = performance.now();
     const rendered = await renderVariant(bytes, spec, limits);
     timings.transform = since(start);
+    if (deadline.aborted) {
+      log.warn('variant not stored: rendered after the processing deadline', { variantKey: id.key, ms: Math.round(timings.transform) });
+      return { body: rendered.data, contentType: rendered.contentType, stored: false, timings };
+    }
     start = performance.now();
     let stored = true;
     try {
@@ -122,7 +140,7 @@ export function createVariantService(config: Config, store: ImageStore, log: Ser
     );
   }
 
-  async function getVariant(request: VariantRequest): Promise<VariantResult> {
+  async function getVariant(request: VariantRequest, deadline: AbortSignal): Promise<VariantResult> {
     const originalKey = config.originalsPrefix + request.key;
     const start = performance.now();
     const guess = lastEtag.get(originalKey);
@@ -147,7 +165,7 @@ export function createVariantService(config: Config, store: ImageStore, log: Ser
     }
     let rendering = inFlight.get(id.key);
     if (!rendering) {
-      rendering = render(originalKey, head.etag, id, request.spec, s3Read).finally(() => inFlight.delete(id.key));
+      rendering = render(originalKey, head.etag, id, request.spec, s3Read, deadline).finally(() => inFlight.delete(id.key));
       inFlight.set(id.key, rendering);
     }
     return { kind: 'miss', id, ...(await rendering) };
@@ -156,11 +174,16 @@ export function createVariantService(config: Config, store: ImageStore, log: Ser
   return {
     async getVariant(request) {
       let timer: NodeJS.Timeout | undefined;
+      const expired = new AbortController();
       const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new ProcessingTimeoutError(config.processingTimeoutMs)), config.processingTimeoutMs);
+        timer = setTimeout(() => {
+          const error = new ProcessingTimeoutError(config.processingTimeoutMs);
+          expired.abort(error);
+          reject(error);
+        }, config.processingTimeoutMs);
       });
       try {
-        return await Promise.race([getVariant(request), deadline]);
+        return await Promise.race([getVariant(request, expired.signal), deadline]);
       } finally {
         clearTimeout(timer);
       }
