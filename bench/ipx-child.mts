@@ -1,0 +1,24 @@
+import { createServer } from 'node:http';
+import { createIPX, createIPXNodeServer, ipxFSStorage } from 'ipx';
+import { onShutdown, report } from './children.js';
+
+/**
+ * The peer: ipx (sharp-based, unjs) serving the same originals from a folder on disk, as shipped
+ * (its own sharp defaults: libvips cache on, progressive JPEG), on a free loopback port.
+ * Usage: tsx bench/ipx-child.mts <dir>  →  BENCH {"baseUrl": …}
+ * URLs: /w_800,f_webp,q_80/<key>
+ */
+const dir = process.argv[2];
+if (!dir) throw new Error('usage: ipx-child.ts <dir>');
+const ipx = createIPX({ storage: ipxFSStorage({ dir }) });
+const server = createServer(createIPXNodeServer(ipx));
+await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+const { port } = server.address() as { port: number };
+onShutdown(
+  () =>
+    new Promise<void>((res) => {
+      server.closeAllConnections();
+      server.close(() => res());
+    }),
+);
+report({ baseUrl: `http://127.0.0.1:${port}` });
