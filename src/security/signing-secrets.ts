@@ -21,6 +21,11 @@ export function parseSecrets(text: string, origin: string): string[] {
   try {
     values = JSON.parse(text);
   } catch {
+    values = undefined;
+  }
+  // Only a JSON array or object is read as JSON: a plain secret may happen to parse as a JSON
+  // number (`12345678901234567890`, `12e34…` from a hex generator) or `true`.
+  if (values === undefined || values === null || typeof values === 'number' || typeof values === 'boolean') {
     values = text.split(/[\n,]/);
   }
   if (!Array.isArray(values) || values.some((v) => typeof v !== 'string')) {

@@ -16,8 +16,10 @@ export type QueryEntry = readonly [string, string];
 
 const encodePath = (path: string) => path.split('/').map(encodeURIComponent).join('/');
 
+/** `decodedPath` is the path after the leading `/` (the key, with a classic size folder if any). */
 export function canonicalTarget(decodedPath: string, entries: readonly QueryEntry[]): string {
-  const path = decodedPath.startsWith('/') ? decodedPath : `/${decodedPath}`;
+  // Always one slash in front: `a.jpg` and `/a.jpg` are different requests and sign differently.
+  const path = `/${decodedPath}`;
   const query = entries
     .filter(([name]) => name !== SIGNATURE_PARAM)
     .map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`)
@@ -56,7 +58,8 @@ export function verifySignature(
 
 /** The `expires` parameter as unix seconds, or undefined when absent. Throws once it has passed. */
 export function checkExpiry(entries: readonly QueryEntry[], nowSeconds: number): number | undefined {
-  const values = entries.filter(([name]) => name === EXPIRES_PARAM).map(([, value]) => value);
+  // Any case: the request parser ignores `Expires` as an access parameter, so it must be enforced too.
+  const values = entries.filter(([name]) => name.toLowerCase() === EXPIRES_PARAM).map(([, value]) => value);
   if (values.length === 0) return undefined;
   const value = values.length === 1 && /^\d{1,12}$/.test(values[0]!) ? Number(values[0]) : NaN;
   if (!Number.isSafeInteger(value)) {
@@ -68,14 +71,18 @@ export function checkExpiry(entries: readonly QueryEntry[], nowSeconds: number):
 
 /**
  * Signs a path with query, e.g. `/photos/a.jpg?w=800`, returning it with `s` (and `expires`,
- * when asked) appended. The path may be given percent-encoded or not.
+ * when asked) appended. The path may be given percent-encoded or not; a full URL's host is dropped.
  */
 export function signPath(pathAndQuery: string, secret: string, options: { expiresAt?: number } = {}): string {
-  const url = new URL(pathAndQuery, 'http://signing.invalid');
-  const decodedPath = decodeURIComponent(url.pathname);
+  // A path is appended to the origin, not resolved against it: `//photos/a.jpg` is a path whose
+  // key starts with "/", not a host. Only a full URL (scheme and host) is parsed as one.
+  const url = /^[a-z][a-z0-9+.-]*:\/\//i.test(pathAndQuery)
+    ? new URL(pathAndQuery)
+    : new URL(`http://signing.invalid${pathAndQuery.startsWith('/') ? '' : '/'}${pathAndQuery}`);
+  const decodedPath = decodeURIComponent(url.pathname).slice(1);
   url.searchParams.delete(SIGNATURE_PARAM);
   if (options.expiresAt !== undefined) url.searchParams.set(EXPIRES_PARAM, String(Math.floor(options.expiresAt)));
   const entries = [...url.searchParams];
   url.searchParams.append(SIGNATURE_PARAM, computeSignature(secret, decodedPath, entries));
-  return `${encodePath(decodedPath)}?${url.searchParams.toString()}`;
+  return `/${encodePath(decodedPath)}?${url.searchParams.toString()}`;
 }
