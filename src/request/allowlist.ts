@@ -42,7 +42,9 @@ export function applyAllowlist(
   if (!policy.presets && !policy.widths) return { ...preset, ...explicit };
 
   if (preset) {
-    if (!policy.presets) throw notAllowed('Presets are not served on this service.');
+    if (!policy.presets) {
+      throw notAllowed(`Presets are not served on this service; allowed widths: ${policy.allowedWidths.join(', ')}.`);
+    }
     const extra = (Object.keys(explicit) as (keyof ParsedParams)[]).filter((k) => !PRESET_OVERRIDES.has(k));
     if (extra.length > 0) {
       throw notAllowed(`With a preset, only ${[...PRESET_OVERRIDES].join(' and ')} may be added; not: ${extra.join(', ')}.`);
@@ -53,7 +55,11 @@ export function applyAllowlist(
 
   if (!policy.widths) throw notAllowed('Only named presets are served on this service: use ?preset=<name>.');
   const unbounded = UNBOUNDED.filter((k) => explicit[k] !== undefined);
-  if (unbounded.length > 0) throw notAllowed(`${unbounded.join(', ')} ${unbounded.length > 1 ? 'are' : 'is'} only available through presets.`);
+  if (unbounded.length > 0) {
+    // Without presets mode there is no way to them at all: say so rather than point at presets.
+    const where = policy.presets ? 'only available through presets' : 'not served on this service';
+    throw notAllowed(`${unbounded.join(', ')} ${unbounded.length > 1 ? 'are' : 'is'} ${where}.`);
+  }
   checkDpr(explicit.dpr);
   const dpr = explicit.dpr ?? 1;
   const params: ParsedParams = { ...explicit };
