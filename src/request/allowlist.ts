@@ -5,7 +5,7 @@ import type { ParsedParams } from '../transform/operations.js';
  * Allowlist mode: bounds the number of distinct variants anyone can make, so the bucket and the
  * bill cannot be filled by walking through sizes. With `presets`, named presets are served; with
  * `widths`, requests whose width (× dpr) is one of the allowed widths (and height, if any, one of
- * the allowed heights). Parameters with unbounded values (bg, blur, sharpen) are then only
+ * the allowed heights). Parameters with many values (q, bg, blur, sharpen) are then only
  * available through presets. Optionally a width is snapped up to the next allowed one instead
  * of being refused.
  */
@@ -19,8 +19,11 @@ export interface AllowlistPolicy {
 
 /** May be added to a preset by the URL: both have a handful of values. */
 const PRESET_OVERRIDES: ReadonlySet<keyof ParsedParams> = new Set(['fm', 'dpr']);
-/** Parameters whose every value would be a new variant without bound. */
-const UNBOUNDED: readonly (keyof ParsedParams)[] = ['bg', 'blur', 'sharpen'];
+/**
+ * Parameters whose values would each make a new variant: continuous or with a hundred values
+ * (q). With an allowlist they come only from presets, so the variants per original stay few.
+ */
+const UNBOUNDED: readonly (keyof ParsedParams)[] = ['q', 'bg', 'blur', 'sharpen'];
 
 const notAllowed = (message: string) => new InvalidRequestError('not_allowed', message);
 
@@ -38,6 +41,7 @@ export function applyAllowlist(
   explicit: ParsedParams,
   preset: ParsedParams | undefined,
   policy: AllowlistPolicy,
+  presetNames: readonly string[] = [],
 ): ParsedParams {
   if (!policy.presets && !policy.widths) return { ...preset, ...explicit };
 
@@ -53,7 +57,9 @@ export function applyAllowlist(
     return { ...preset, ...explicit };
   }
 
-  if (!policy.widths) throw notAllowed('Only named presets are served on this service: use ?preset=<name>.');
+  if (!policy.widths) {
+    throw notAllowed(`Only named presets are served on this service: use ?preset=<name> with one of ${presetNames.join(', ') || 'the configured presets'}.`);
+  }
   const unbounded = UNBOUNDED.filter((k) => explicit[k] !== undefined);
   if (unbounded.length > 0) {
     // Without presets mode there is no way to them at all: say so rather than point at presets.

@@ -44,10 +44,12 @@ const ACCESS_PARAMS = [SIGNATURE_PARAM, EXPIRES_PARAM];
 /** `800x600`, `800x`, `x600`, `0x600`: at least one digit, so a folder named `x` stays a folder. */
 const CLASSIC_SIZE = /^(?=\d|x\d)(\d{0,5})x(\d{0,5})$/i;
 
+// Exactly the one slash that starts every path goes: a second one belongs to the key, which
+// validateKey then refuses (`//etc/passwd` is not quietly read as `etc/passwd`).
 function decodePath(raw: RawHttpRequest): string {
-  if (raw.decodedPath !== undefined) return raw.decodedPath.replace(/^\/+/, '');
+  if (raw.decodedPath !== undefined) return raw.decodedPath;
   try {
-    return decodeURIComponent((raw.rawPath ?? '').replace(/^\/+/, ''));
+    return decodeURIComponent((raw.rawPath ?? '').replace(/^\//, ''));
   } catch {
     throw new InvalidRequestError('invalid_key', 'The URL path is not valid percent-encoded UTF-8.');
   }
@@ -93,7 +95,7 @@ export function interpretTarget(target: RequestTarget, rules: RequestRules = {})
   const { preset, presetName, entries: own } = takePreset(entries, rules.presets ?? new Map());
   const explicit = parseOperations(own, [...ACCESS_PARAMS, ...(rules.extraParams ?? [])]);
   const params = rules.allowlist
-    ? applyAllowlist(explicit, preset, rules.allowlist)
+    ? applyAllowlist(explicit, preset, rules.allowlist, [...(rules.presets?.keys() ?? [])])
     : { ...preset, ...explicit };
   return {
     key,
