@@ -5,7 +5,8 @@ import { ConfigError, SecretsUnavailableError } from '../errors.js';
  * Where the URL-signing secrets come from. In AWS: an SSM SecureString parameter or a Secrets
  * Manager secret, read once per cold start (never from the repository or the template). Locally
  * and in tests: inline from the environment. Each source holds one or more secrets, separated by
- * commas or new lines (or a JSON array of strings): all of them verify, so a secret can be
+ * commas or new lines (or a JSON array of strings, or a JSON object whose values are the
+ * secrets, as Secrets Manager's key/value form stores them): all of them verify, so a secret can be
  * rotated without breaking live URLs; signing tools use the first.
  */
 export type SecretsSource =
@@ -28,8 +29,12 @@ export function parseSecrets(text: string, origin: string): string[] {
   if (values === undefined || values === null || typeof values === 'number' || typeof values === 'boolean') {
     values = text.split(/[\n,]/);
   }
+  // Secrets Manager's console stores key/value pairs as a JSON object: its values are the secrets.
+  if (typeof values === 'object' && values !== null && !Array.isArray(values)) values = Object.values(values);
   if (!Array.isArray(values) || values.some((v) => typeof v !== 'string')) {
-    throw new ConfigError(`${origin}: expected secrets separated by commas or new lines, or a JSON array of strings`);
+    throw new ConfigError(
+      `${origin}: expected secrets separated by commas or new lines, a JSON array of strings, or a JSON object of strings`,
+    );
   }
   const secrets = (values as string[]).map((v) => v.trim()).filter(Boolean);
   if (secrets.length === 0) throw new ConfigError(`${origin}: no signing secret found`);

@@ -43,6 +43,7 @@ describe('parseSecrets', () => {
     ['one per line', `${A}\n${B}\n`, [A, B]],
     ['CRLF lines', `${A}\r\n${B}\r\n`, [A, B]],
     ['a JSON array', JSON.stringify([A, B]), [A, B]],
+    ['a JSON object (Secrets Manager key/value)', JSON.stringify({ current: A, previous: B }), [A, B]],
     ['a secret that happens to be a JSON number', '12345678901234567890', ['12345678901234567890']],
     ['a hex secret that happens to be a JSON number', '12e45678901234567890123456789012', ['12e45678901234567890123456789012']],
   ])('reads %s', (_name, text, expected) => {
@@ -53,7 +54,7 @@ describe('parseSecrets', () => {
     ['a secret one character too short', 'x'.repeat(MIN_SECRET_LENGTH - 1)],
     ['one short secret among long ones', `${A},short,${B}`],
     ['nothing but separators', ',\n,'],
-    ['a JSON object', JSON.stringify({ current: A, previous: B })],
+    ['a JSON object with a number', JSON.stringify({ current: A, previous: 1 })],
     ['a JSON array with a number', JSON.stringify([A, 12345678901234567890])],
     ['a JSON array with a short secret', JSON.stringify([A, 'short'])],
   ])('refuses %s with a ConfigError', (_name, text) => {
@@ -140,7 +141,7 @@ describe('createSecretsProvider', () => {
     ['a secret too short', SSM, `${A},short`],
     ['nothing', SSM, undefined],
     ['an empty value', SECRETS_MANAGER, ''],
-    ['a JSON object', SECRETS_MANAGER, JSON.stringify({ key: A })],
+    ['a JSON object with a short secret', SECRETS_MANAGER, JSON.stringify({ key: A, old: 'short' })],
     ['a throttling error', SSM, Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' })],
     ['access denied', SECRETS_MANAGER, Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' })],
   ])('answers %s with 503 secrets_unavailable and tries again on the next call', async (_name, source, bad) => {
