@@ -88,7 +88,7 @@ export function costs(memoryMb: number, inProcess: InProcessResult, fresh: Fresh
     `A 16 MP miss is CPU-bound: ${(miss.cpuShare * 100).toFixed(0)} % of its ${miss.ms.toFixed(0)} ms here is CPU time (hits: ${(hit.cpuShare * 100).toFixed(0)} %).`,
     `Modelled 16 MP miss: ${at(1536).missMs.toFixed(0)} ms at 1536 MB (${(1536 / VCPU_MB).toFixed(2)} vCPU) → ${at(VCPU_MB).missMs.toFixed(0)} ms at ${VCPU_MB} MB (${pct(at(VCPU_MB).missMs, at(1536).missMs)} latency, ${pct(at(VCPU_MB).missGbSecondsPer1000, at(1536).missGbSecondsPer1000)} GB-s per miss); no faster above.`,
     `A second libvips thread (what 3538 MB = 2 vCPU could offer) changes a 16 MP miss by ${Number.isFinite(speedup2) ? `${speedup2.toFixed(2)}×` : '—'}: not worth twice the price.`,
-    `Hits are I/O-bound and do not speed up with memory: ${at(1536).hitGbSecondsPer1000.toFixed(3)} → ${at(VCPU_MB).hitGbSecondsPer1000.toFixed(3)} GB-s per 1000 hits.`,
+    `Hits are mostly waiting on S3 (${(hit.cpuShare * 100).toFixed(0)} % CPU) and barely change: ${at(1536).hitMs.toFixed(1)} → ${at(VCPU_MB).hitMs.toFixed(1)} ms, ${at(1536).hitGbSecondsPer1000.toFixed(2)} → ${at(VCPU_MB).hitGbSecondsPer1000.toFixed(2)} GB-s per 1000 hits (billing rounds up to whole ms).`,
     peakRss !== undefined
       ? `Peak RSS of a cold 16 MP miss is ${peakRss.toFixed(0)} MB: memory is not the constraint at any of these sizes.`
       : 'Peak RSS not measured in this run.',

@@ -2,12 +2,15 @@ import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import {
+  DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  S3Client,
 } from '@aws-sdk/client-s3';
+import { loadConfig } from '../src/config.js';
+import { createS3Client } from '../src/storage/s3-store.js';
 import { apiEvent, HIT_CASES, MISS_CASES, rawTransform, type MissCase } from './cases.js';
 import { report } from './children.js';
 import type { Corpus } from './corpus.js';
@@ -35,6 +38,8 @@ export interface MissResult {
   readonly handler: Summary;
   readonly rawSharp: Summary;
   readonly rawGetSharp: Summary;
+  /** Raw SDK calls in the handler's order (HEAD ‖ variant GET → GET original → sharp → PUT). */
+  readonly rawSameCalls: Summary;
   /** Medians of the handler's own Server-Timing parts. */
   readonly serverTiming: { s3Read: number; transform: number; s3Write: number };
   /** CPU time (all threads) per call, median, ms. */
@@ -50,6 +55,8 @@ export interface HitResult {
   readonly label: string;
   readonly handler: Summary;
   readonly rawGet: Summary;
+  /** HEAD of the original in parallel with the GET of the variant: the two calls a hit makes. */
+  readonly rawHeadGet: Summary;
   readonly bytes: number;
   readonly cpu: { handler: number; rawGet: number };
   readonly s3ServerCpu: { handler: number; rawGet: number };
@@ -72,17 +79,18 @@ const sharp = createRequire(import.meta.url)('sharp') as typeof import('sharp').
 
 const ORIGINALS = process.env.ORIGINALS_BUCKET!;
 const VARIANTS = process.env.VARIANTS_BUCKET!;
-const client = new S3Client({
-  endpoint: process.env.S3_ENDPOINT,
-  region: process.env.AWS_REGION ?? 'us-east-1',
-  forcePathStyle: true,
-  credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID!, secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY! },
-});
+// The raw side's own client, built with the service's transport settings (keep-alive agent,
+// timeouts): a raw GetObject then differs from the handler's only by what the handler adds.
+const client = createS3Client(loadConfig(process.env).s3);
 
 async function getBytes(bucket: string, key: string): Promise<Buffer> {
   const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   const bytes = await object.Body!.transformToByteArray();
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+async function head(bucket: string, key: string) {
+  return client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
 }
 
 async function variantKeys(): Promise<string[]> {
@@ -141,7 +149,8 @@ async function missCase(c: MissCase): Promise<MissResult> {
   const original = readFileSync(image.file);
   const hasIcc = (await sharp(original).metadata()).icc !== undefined;
   const runs = input.quick ? Math.min(c.runs, 3) : c.runs;
-  const samples = { handler: [] as number[], rawSharp: [] as number[], rawGetSharp: [] as number[] };
+  const samples = { handler: [] as number[], rawSharp: [] as number[], rawGetSharp: [] as number[], rawSameCalls: [] as number[] };
+  const scratchKey = `bench-raw/${c.id}`;
   const cpu = { handler: [] as number[], rawSharp: [] as number[] };
   const timing = { s3Read: [] as number[], transform: [] as number[], s3Write: [] as number[] };
   const s3Cpu = { handler: 0, rawGetSharp: 0 };
@@ -177,6 +186,18 @@ async function missCase(c: MissCase): Promise<MissResult> {
         s3Cpu.rawGetSharp += s3CpuMs() - s3Before;
       }
     },
+    // The S3 calls a miss needs, made directly: what is left between this and the handler is
+    // the handler's own work (parsing, spec, key, limits, base64, logging).
+    rawSameCalls: async (record: boolean) => {
+      const { ms } = await timed(async () => {
+        await Promise.all([head(ORIGINALS, image.key), getBytes(VARIANTS, scratchKey).catch(() => undefined)]);
+        const output = await rawTransform(sharp, await getBytes(ORIGINALS, image.key), c.recipe, hasIcc).toBuffer();
+        await client.send(new PutObjectCommand({ Bucket: VARIANTS, Key: scratchKey, Body: output, ContentType: 'image/jpeg' }));
+      });
+      // Untimed: the next round's variant GET must be a 404 again.
+      await client.send(new DeleteObjectCommand({ Bucket: VARIANTS, Key: scratchKey }));
+      if (record) samples.rawSameCalls.push(ms);
+    },
   };
   const names = Object.keys(contenders) as (keyof typeof contenders)[];
   for (let round = 0; round < c.warmup + runs; round++) {
@@ -198,6 +219,7 @@ async function missCase(c: MissCase): Promise<MissResult> {
     handler: summarize(samples.handler),
     rawSharp: summarize(samples.rawSharp),
     rawGetSharp: summarize(samples.rawGetSharp),
+    rawSameCalls: summarize(samples.rawSameCalls),
     serverTiming: { s3Read: median(timing.s3Read), transform: median(timing.transform), s3Write: median(timing.s3Write) },
     cpu: { handler: median(cpu.handler), rawSharp: median(cpu.rawSharp) },
     s3ServerCpu: { handler: s3Cpu.handler / runs, rawGetSharp: s3Cpu.rawGetSharp / runs },
@@ -205,7 +227,7 @@ async function missCase(c: MissCase): Promise<MissResult> {
     originalBytes: original.length,
   };
   progress(
-    `  miss ${c.id}: handler ${result.handler.median.toFixed(1)} ms, raw sharp ${result.rawSharp.median.toFixed(1)} ms, raw GET+sharp ${result.rawGetSharp.median.toFixed(1)} ms`,
+    `  miss ${c.id}: handler ${result.handler.median.toFixed(1)} ms, raw sharp ${result.rawSharp.median.toFixed(1)} ms, raw GET+sharp ${result.rawGetSharp.median.toFixed(1)} ms, raw same S3 calls+sharp ${result.rawSameCalls.median.toFixed(1)} ms`,
   );
   return result;
 }
@@ -221,43 +243,48 @@ async function hitCase(c: (typeof HIT_CASES)[number]): Promise<HitResult> {
   await invoke(image.key, c.query, 'hit');
   const warmup = 10;
   const runs = input.quick ? 15 : 60;
-  const samples = { handler: [] as number[], rawGet: [] as number[] };
+  const samples = { handler: [] as number[], rawGet: [] as number[], rawHeadGet: [] as number[] };
   const cpu = { handler: [] as number[], rawGet: [] as number[] };
   const s3Cpu = { handler: 0, rawGet: 0 };
   let bytes = 0;
+  const contenders = {
+    handler: async (record: boolean) => {
+      const s3Before = s3CpuMs();
+      const { ms, cpuMs } = await timed(() => invoke(image.key, c.query, 'hit'));
+      if (!record) return;
+      samples.handler.push(ms);
+      cpu.handler.push(cpuMs);
+      s3Cpu.handler += s3CpuMs() - s3Before;
+    },
+    rawGet: async (record: boolean) => {
+      const s3Before = s3CpuMs();
+      const { value, ms, cpuMs } = await timed(() => getBytes(VARIANTS, variantKey));
+      bytes = value.length;
+      if (!record) return;
+      samples.rawGet.push(ms);
+      cpu.rawGet.push(cpuMs);
+      s3Cpu.rawGet += s3CpuMs() - s3Before;
+    },
+    rawHeadGet: async (record: boolean) => {
+      const { ms } = await timed(() => Promise.all([head(ORIGINALS, image.key), getBytes(VARIANTS, variantKey)]));
+      if (record) samples.rawHeadGet.push(ms);
+    },
+  };
+  const names = Object.keys(contenders) as (keyof typeof contenders)[];
   for (let round = 0; round < warmup + runs; round++) {
-    const order = round % 2 === 0 ? (['handler', 'rawGet'] as const) : (['rawGet', 'handler'] as const);
-    for (const who of order) {
-      if (who === 'handler') {
-        const s3Before = s3CpuMs();
-        const { ms, cpuMs } = await timed(() => invoke(image.key, c.query, 'hit'));
-        if (round >= warmup) {
-          samples.handler.push(ms);
-          cpu.handler.push(cpuMs);
-          s3Cpu.handler += s3CpuMs() - s3Before;
-        }
-      } else {
-        const s3Before = s3CpuMs();
-        const { value, ms, cpuMs } = await timed(() => getBytes(VARIANTS, variantKey));
-        bytes = value.length;
-        if (round >= warmup) {
-          samples.rawGet.push(ms);
-          cpu.rawGet.push(cpuMs);
-          s3Cpu.rawGet += s3CpuMs() - s3Before;
-        }
-      }
-    }
+    for (let i = 0; i < names.length; i++) await contenders[names[(round + i) % names.length]!](round >= warmup);
   }
   const result: HitResult = {
     id: c.id,
     label: c.label,
     handler: summarize(samples.handler),
     rawGet: summarize(samples.rawGet),
+    rawHeadGet: summarize(samples.rawHeadGet),
     bytes,
     cpu: { handler: median(cpu.handler), rawGet: median(cpu.rawGet) },
     s3ServerCpu: { handler: s3Cpu.handler / runs, rawGet: s3Cpu.rawGet / runs },
   };
-  progress(`  ${c.id} (${bytes} B): handler ${result.handler.median.toFixed(2)} ms, raw GET ${result.rawGet.median.toFixed(2)} ms`);
+  progress(`  ${c.id} (${bytes} B): handler ${result.handler.median.toFixed(2)} ms, raw GET ${result.rawGet.median.toFixed(2)} ms, raw HEAD ‖ GET ${result.rawHeadGet.median.toFixed(2)} ms`);
   return result;
 }
 

@@ -76,6 +76,7 @@ export function collectTargets(inProcess?: InProcessResult, http?: HttpResult, f
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(2)} MB`;
 const kb = (bytes: number) => (bytes >= 1e6 ? mb(bytes) : `${(bytes / 1e3).toFixed(1)} kB`);
 const medP90 = (s: { median: number; p90: number }) => `${ms(s.median)} / ${ms(s.p90)}`;
+const gbs = (v: number) => (v >= 100 ? v.toFixed(1) : v.toFixed(2));
 
 export function buildTables(
   machine: Machine,
@@ -93,7 +94,7 @@ export function buildTables(
   if (inProcess) {
     tables.push({
       title: '1. Miss, in process (ms, median / p90): handler with an API Gateway v2 event vs raw sharp on the same process',
-      head: ['case', 'handler', 'raw sharp', 'ratio', 'target', '', 'raw GET+sharp', 'ratio', 'S3 read / transform / S3 write (handler, median)'],
+      head: ['case', 'handler', 'raw sharp', 'ratio', 'target', '', 'raw GET+sharp', 'ratio', 'raw same S3 calls+sharp', 'ratio', 'handler S3 read / transform / S3 write'],
       rows: inProcess.misses.map((m) => [
         m.label,
         medP90(m.handler),
@@ -103,9 +104,12 @@ export function buildTables(
         verdictOf(`${m.label}: handler / raw sharp`),
         medP90(m.rawGetSharp),
         times(ratio(m.handler.median, m.rawGetSharp.median)),
+        medP90(m.rawSameCalls),
+        times(ratio(m.handler.median, m.rawSameCalls.median)),
         `${ms(m.serverTiming.s3Read)} / ${ms(m.serverTiming.transform)} / ${ms(m.serverTiming.s3Write)}`,
       ]),
       notes: [
+        'raw GET+sharp: GetObject of the original, then sharp. raw same S3 calls+sharp: the calls a miss makes, in its order (HEAD of the original ‖ GET of the variant → 404, GET of the original, sharp, PUT of the variant). Handler S3 read/transform/S3 write: its own Server-Timing header, medians.',
         `Original sizes: ${[...new Map(inProcess.misses.map((m) => [m.label.split(' →')[0], m.originalBytes])).entries()].map(([k, v]) => `${k} ${mb(v)}`).join(', ')}.`,
         `CPU time of the local S3 process per call, on the same two cores (on AWS this is not the function's): ${inProcess.misses
           .map((m) => `${m.id} ${ms(m.s3ServerCpu.handler)} (raw GET ${ms(m.s3ServerCpu.rawGetSharp)})`)
@@ -115,7 +119,7 @@ export function buildTables(
     });
     tables.push({
       title: '2. Hit, in process (ms, median / p90): handler serving a stored variant vs raw S3 GetObject of the same object',
-      head: ['case', 'object', 'handler', 'raw GetObject', 'ratio', 'target', ''],
+      head: ['case', 'object', 'handler', 'raw GetObject', 'ratio', 'target', '', 'raw HEAD ‖ GET', 'ratio'],
       rows: inProcess.hits.map((h) => [
         h.label,
         kb(h.bytes),
@@ -124,8 +128,11 @@ export function buildTables(
         times(ratio(h.handler.median, h.rawGet.median)),
         '≤ 1.30×',
         verdictOf(`${h.label}: handler / raw GetObject`),
+        medP90(h.rawHeadGet),
+        times(ratio(h.handler.median, h.rawHeadGet.median)),
       ]),
       notes: [
+        'raw HEAD ‖ GET: the two calls a hit makes (HEAD of the original for its current ETag, GET of the variant), in parallel as the service makes them.',
         `CPU time of the local S3 process per call: ${inProcess.hits.map((h) => `${h.id} ${ms(h.s3ServerCpu.handler)} (raw GET ${ms(h.s3ServerCpu.rawGet)})`).join(', ')} ms.`,
       ],
     });
@@ -219,10 +226,10 @@ export function buildTables(
         r.kind,
         ms(r.ms),
         `${(r.cpuShare * 100).toFixed(0)} %`,
-        r.gbSecondsPer1000.toFixed(3),
+        gbs(r.gbSecondsPer1000),
         `$${r.usdPer1000.toFixed(5)}`,
         ms(r.modelledMs),
-        r.modelledGbSecondsPer1000.toFixed(3),
+        gbs(r.modelledGbSecondsPer1000),
       ]),
       notes: ['USD at $0.0000166667 per GB-s (x86, us-east-1); the request charge ($0.20 per million) comes on top.'],
     });
@@ -232,9 +239,9 @@ export function buildTables(
       rows: cost.sizes.map((s) => [
         `${s.memoryMb}${s.memoryMb === cost.recommendation.memoryMb ? ' (recommended)' : s.memoryMb === cost.memoryMb ? ' (configured)' : ''}`,
         ms(s.missMs),
-        s.missGbSecondsPer1000.toFixed(3),
+        gbs(s.missGbSecondsPer1000),
         ms(s.hitMs),
-        s.hitGbSecondsPer1000.toFixed(3),
+        gbs(s.hitGbSecondsPer1000),
       ]),
       notes: [`Recommended: ${cost.recommendation.memoryMb} MB.`, ...cost.recommendation.reasons],
     });
