@@ -50,7 +50,7 @@ const MAX_REMEMBERED_ETAGS = 10_000;
 
 function matchesEtag(header: string | undefined, etag: string): boolean {
   if (!header) return false;
-  if (header.trim() === '*') return true;
+  // `*` would mean "any stored variant", which is only known after reading it: treated as absent.
   return header.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === etag);
 }
 

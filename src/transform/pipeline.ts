@@ -3,7 +3,6 @@ import { InvalidRequestError, TooLargeError, UndecodableImageError, UnsupportedI
 import { CONTENT_TYPES, resolveOutputFormat } from './format.js';
 import { STRATEGIES, type OutputFormat } from './operations.js';
 import { sniffFormat } from './sniff.js';
-import { sanitizeSvg } from './svg-sanitize.js';
 import { defaultFit, type TransformSpec } from './spec.js';
 
 /** The only module that imports sharp. */
@@ -52,7 +51,11 @@ async function readMetadata(original: Buffer, allowSvg: boolean): Promise<{ meta
   if (sniffed === 'svg' && !allowSvg) {
     throw new UnsupportedImageError('SVG originals are not enabled on this service.');
   }
-  if (sniffed === 'svg') bytes = sanitizeSvg(original);
+  if (sniffed === 'svg') {
+    // Loaded on first use: most deployments never enable SVG, and cold starts pay for every import.
+    const { sanitizeSvg } = await import('./svg-sanitize.js');
+    bytes = sanitizeSvg(original);
+  }
   try {
     // Reads headers only: nothing is decoded yet, so a decompression bomb costs nothing here.
     return { meta: await sharp(bytes, { limitInputPixels: false }).metadata(), bytes };
