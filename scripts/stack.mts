@@ -41,8 +41,8 @@ export interface Stack {
 }
 
 const ROOT = resolve(import.meta.dirname, '..');
-// serverless-esbuild's work folders: <service>-<pid>-<time>-<random>.
-const ESBUILD_TEMP = /^image-resizer-\d+-\d+-/;
+// serverless-esbuild's work folders are <service>-<pid of sls>-<time>-<random>.
+const esbuildTempOf = (pid: number) => `image-resizer-${pid}-`;
 
 export async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
@@ -114,7 +114,6 @@ function stopChild(child: ChildProcess): Promise<void> {
 
 export async function startStack(options: StackOptions): Promise<Stack> {
   const log = options.log ?? ((line: string) => console.log(line));
-  const tempBefore = new Set(readdirSync(tmpdir()).filter((n) => ESBUILD_TEMP.test(n)));
   const s3 = await startLocalS3({
     port: options.s3Port,
     directory: options.dataDirectory,
@@ -138,9 +137,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const close = async () => {
     if (child) await stopChild(child);
     await s3.close();
-    // serverless-esbuild leaves its work folders behind in the system temp folder.
-    for (const name of readdirSync(tmpdir())) {
-      if (ESBUILD_TEMP.test(name) && !tempBefore.has(name)) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+    // serverless-esbuild leaves its work folders behind in the system temp folder: only this
+    // stack's own go, whatever else runs beside it.
+    const own = child?.pid === undefined ? undefined : esbuildTempOf(child.pid);
+    for (const name of own ? readdirSync(tmpdir()) : []) {
+      if (name.startsWith(own!)) rmSync(join(tmpdir(), name), { recursive: true, force: true });
     }
   };
   try {

@@ -1,6 +1,7 @@
 import type { Config } from './config.js';
 import { OriginalNotFoundError, ProcessingTimeoutError, StorageUnavailableError, TooLargeError } from './errors.js';
 import type { ImageStore } from './storage/image-store.js';
+import { withOriginalCache } from './storage/original-cache.js';
 import { renderVariant, type RenderLimits } from './transform/pipeline.js';
 import type { TransformSpec } from './transform/spec.js';
 import { variantId, type VariantId } from './transform/variant-key.js';
@@ -70,7 +71,8 @@ export function renderLimits(config: Config): RenderLimits {
  * The original is only ever read. Every variant key includes the original's current ETag, read
  * fresh on each request, so a replaced original is never answered with an old variant.
  */
-export function createVariantService(config: Config, store: ImageStore, log: ServiceLog): VariantService {
+export function createVariantService(config: Config, backingStore: ImageStore, log: ServiceLog): VariantService {
+  const store = withOriginalCache(backingStore, config.originalCacheBytes);
   const limits = renderLimits(config);
   const cacheControl = `public, max-age=${config.cacheMaxAge}, immutable`;
   // The last ETag seen per original lets the variant lookup start alongside the HEAD of the

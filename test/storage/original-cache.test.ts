@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import type { ImageStore } from '../../src/storage/image-store.js';
+import { withOriginalCache } from '../../src/storage/original-cache.js';
+
+/** A store that only knows originals, and counts how often they are downloaded. */
+function originals(objects: Record<string, { etag: string; size: number }>) {
+  const downloads: string[] = [];
+  const store = {
+    async getOriginal(key: string, etag: string) {
+      downloads.push(key);
+      const object = objects[key];
+      return object && object.etag === etag ? Buffer.alloc(object.size, key) : undefined;
+    },
+  } as unknown as ImageStore;
+  return { store, downloads };
+}
+
+describe('withOriginalCache', () => {
+  it('downloads an original once for repeated renders of the same key and ETag', async () => {
+    const { store, downloads } = originals({ a: { etag: '"1"', size: 10 } });
+    const cached = withOriginalCache(store, 100);
+    const first = await cached.getOriginal('a', '"1"');
+    const second = await cached.getOriginal('a', '"1"');
+    expect(second).toBe(first);
+    expect(downloads).toEqual(['a']);
+  });
+
+  it('never answers from memory for another ETag: a replaced original is read again', async () => {
+    const objects = { a: { etag: '"1"', size: 10 } };
+    const { store, downloads } = originals(objects);
+    const cached = withOriginalCache(store, 100);
+    await cached.getOriginal('a', '"1"');
+    objects.a = { etag: '"2"', size: 12 };
+    expect((await cached.getOriginal('a', '"2"'))?.length).toBe(12);
+    expect(await cached.getOriginal('a', '"1"')).toBeDefined(); // the old entry is exact, not reused for "2"
+    expect(downloads).toEqual(['a', 'a']);
+  });
+
+  it('keeps within its byte budget, dropping the least recently used first', async () => {
+    const { store, downloads } = originals({ a: { etag: 'e', size: 40 }, b: { etag: 'e', size: 40 }, c: { etag: 'e', size: 40 } });
+    const cached = withOriginalCache(store, 100);
+    await cached.getOriginal('a', 'e');
+    await cached.getOriginal('b', 'e');
+    await cached.getOriginal('a', 'e'); // a is now the most recent
+    await cached.getOriginal('c', 'e'); // 120 bytes: b goes
+    await cached.getOriginal('a', 'e');
+    await cached.getOriginal('b', 'e');
+    expect(downloads).toEqual(['a', 'b', 'c', 'b']);
+  });
+
+  it('does not keep what is missing or larger than the budget, and can be switched off', async () => {
+    const { store, downloads } = originals({ big: { etag: 'e', size: 500 } });
+    const cached = withOriginalCache(store, 100);
+    await cached.getOriginal('big', 'e');
+    await cached.getOriginal('big', 'e');
+    expect(await cached.getOriginal('gone', 'e')).toBeUndefined();
+    await cached.getOriginal('gone', 'e');
+    expect(downloads).toEqual(['big', 'big', 'gone', 'gone']);
+    expect(withOriginalCache(store, 0)).toBe(store);
+  });
+});
