@@ -9,7 +9,7 @@ const options = {
   s3Port: Number(env.S3_PORT ?? 4569),
   httpPort: Number(env.PORT ?? 3000),
   lambdaPort: Number(env.LAMBDA_PORT ?? 3002),
-  dataDirectory: resolve(import.meta.dirname, '..', '.local-s3'),
+  dataDirectory: env.LOCAL_S3_DIR ?? resolve(import.meta.dirname, '..', '.local-s3'),
   originalsBucket: env.ORIGINALS_BUCKET ?? 'originals',
   variantsBucket: env.VARIANTS_BUCKET ?? 'variants',
   s3Only,
@@ -21,7 +21,7 @@ const options = {
   },
 };
 
-console.log(`Starting local S3 on http://127.0.0.1:${options.s3Port} (data in .local-s3/) …`);
+console.log(`Starting local S3 on http://127.0.0.1:${options.s3Port} (data in ${options.dataDirectory}) …`);
 const stack = await startStack(options);
 let stopping = false;
 const stop = async (signal: string) => {

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -250,4 +250,53 @@ describe('over HTTP through the npm start stack', () => {
     const legacy = await get('/photos/landscape.jpg?w=200&fm=auto', { accept: '*/*' });
     expect(legacy.headers.get('content-type')).toBe('image/jpeg');
   });
+});
+
+/**
+ * `npm start` as a contributor runs it: the script itself (not the stack function above), on free
+ * ports, until it prints its example URLs; one of them is fetched; then Ctrl-C (SIGINT) must stop
+ * the HTTP API and the local S3 and end the process cleanly.
+ */
+const dataDir = mkdtempSync(join(tmpdir(), 'npm-start-test-'));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+async function refused(url: string): Promise<boolean> {
+  try {
+    await fetch(url, { signal: AbortSignal.timeout(2000) });
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+describe('npm start, the script itself', () => {
+  it('serves the printed example URLs and stops on Ctrl-C', async () => {
+    const [s3Port, httpPort, lambdaPort] = [await freePort(), await freePort(), await freePort()];
+    const child = spawn(join(ROOT, 'node_modules/.bin/tsx'), ['scripts/start.mts'], {
+      cwd: ROOT,
+      env: { ...process.env, S3_PORT: String(s3Port), PORT: String(httpPort), LAMBDA_PORT: String(lambdaPort), LOCAL_S3_DIR: dataDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+    try {
+      const deadline = Date.now() + 240_000;
+      while (!output.includes('Ctrl-C stops everything') && child.exitCode === null && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(output).toContain('Ctrl-C stops everything');
+      const example = output.match(/http:\/\/127\.0\.0\.1:\d+\/photos\/landscape\.jpg\?w=800&fm=webp/)?.[0];
+      expect(example).toBe(`http://127.0.0.1:${httpPort}/photos/landscape.jpg?w=800&fm=webp`);
+      const response = await fetch(example!, { signal: AbortSignal.timeout(30_000) });
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toBe('image/webp');
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 20_000))])).toBe(0);
+    expect(await refused(`http://127.0.0.1:${httpPort}/`)).toBe(true);
+    expect(await refused(`http://127.0.0.1:${s3Port}/`)).toBe(true);
+  }, 300_000);
 });
