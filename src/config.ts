@@ -53,6 +53,7 @@ const envSchema = z.object({
   MAX_OUTPUT_PIXELS: int(1, 8192 * 8192, 8192 * 8192),
   MAX_FRAMES: int(1, 10_000, 300),
   ORIGINAL_CACHE_BYTES: int(0, 2 * 1024 ** 3, 64 * 1024 * 1024),
+  ORIGINAL_REVALIDATE_SECONDS: int(0, 24 * 3600, 0),
   MAX_INLINE_BYTES: int(1, LAMBDA_INLINE_LIMIT, LAMBDA_INLINE_LIMIT),
   PRESIGNED_URL_TTL: int(1, 7 * 24 * 3600, 300),
   PROCESSING_TIMEOUT_MS: int(100, 15 * 60 * 1000, 25_000),
@@ -103,6 +104,8 @@ export interface Config {
   readonly maxFrames: number;
   /** Recently read originals kept in memory (0: none). */
   readonly originalCacheBytes: number;
+  /** How long a hit may trust an original's last-seen ETag without asking S3 again (0: never). */
+  readonly originalRevalidateSeconds: number;
   readonly maxInlineBytes: number;
   readonly presignedUrlTtl: number;
   readonly processingTimeoutMs: number;
@@ -234,6 +237,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxOutputPixels: e.MAX_OUTPUT_PIXELS,
     maxFrames: e.MAX_FRAMES,
     originalCacheBytes: e.ORIGINAL_CACHE_BYTES,
+    originalRevalidateSeconds: e.ORIGINAL_REVALIDATE_SECONDS,
     maxInlineBytes: e.MAX_INLINE_BYTES,
     presignedUrlTtl: e.PRESIGNED_URL_TTL,
     processingTimeoutMs: e.PROCESSING_TIMEOUT_MS,

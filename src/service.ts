@@ -1,6 +1,6 @@
 import type { Config } from './config.js';
 import { OriginalNotFoundError, ProcessingTimeoutError, StorageUnavailableError, TooLargeError } from './errors.js';
-import type { ImageStore } from './storage/image-store.js';
+import type { ImageStore, StoredVariant } from './storage/image-store.js';
 import { withOriginalCache } from './storage/original-cache.js';
 import { renderVariant, type RenderLimits } from './transform/pipeline.js';
 import type { TransformSpec } from './transform/spec.js';
@@ -78,10 +78,10 @@ export function createVariantService(config: Config, backingStore: ImageStore, l
   // The last ETag seen per original lets the variant lookup start alongside the HEAD of the
   // original; the HEAD still decides, so a stale guess only costs a wasted GET.
   // Bounded: a warm instance can see millions of distinct originals over its life.
-  const lastEtag = new Map<string, string>();
+  const lastEtag = new Map<string, { etag: string; confirmedAt: number }>();
   const rememberEtag = (key: string, etag: string) => {
     lastEtag.delete(key);
-    lastEtag.set(key, etag);
+    lastEtag.set(key, { etag, confirmedAt: Date.now() });
     if (lastEtag.size > MAX_REMEMBERED_ETAGS) lastEtag.delete(lastEtag.keys().next().value!);
   };
   // Identical misses in flight in this instance share one render and one write.
@@ -142,13 +142,32 @@ export function createVariantService(config: Config, backingStore: ImageStore, l
     );
   }
 
+  const hit = (id: VariantId, stored: StoredVariant, s3Read: number): VariantResult => ({
+    kind: 'hit',
+    id,
+    body: stored.body,
+    contentType: stored.contentType,
+    stored: true,
+    timings: { s3Read, transform: 0, s3Write: 0 },
+  });
+
   async function getVariant(request: VariantRequest, deadline: AbortSignal): Promise<VariantResult> {
     const originalKey = config.originalsPrefix + request.key;
     const start = performance.now();
-    const guess = lastEtag.get(originalKey);
+    const remembered = lastEtag.get(originalKey);
+    const guess = remembered?.etag;
     const guessedId = guess !== undefined ? variantId(config.variantsPrefix, { key: originalKey, etag: guess }, request.spec) : undefined;
+    // Opt-in (ORIGINAL_REVALIDATE_SECONDS): an ETag confirmed that recently is trusted for hits,
+    // which then cost one S3 request instead of two. Misses always confirm it first.
+    const trusted =
+      remembered !== undefined && Date.now() - remembered.confirmedAt < config.originalRevalidateSeconds * 1000;
+    if (trusted && guessedId && matchesEtag(request.ifNoneMatch, guessedId.etag)) return { kind: 'not-modified', id: guessedId };
     const speculative = guessedId ? store.getVariant(guessedId.key) : undefined;
     speculative?.catch(() => undefined);
+    if (trusted && guessedId) {
+      const stored = await speculative!;
+      if (stored) return hit(guessedId, stored, since(start));
+    }
 
     const head = await store.headOriginal(originalKey);
     if (!head) {
@@ -162,9 +181,7 @@ export function createVariantService(config: Config, backingStore: ImageStore, l
 
     const stored = await (guessedId?.key === id.key ? speculative! : store.getVariant(id.key));
     const s3Read = since(start);
-    if (stored) {
-      return { kind: 'hit', id, body: stored.body, contentType: stored.contentType, stored: true, timings: { s3Read, transform: 0, s3Write: 0 } };
-    }
+    if (stored) return hit(id, stored, s3Read);
     let rendering = inFlight.get(id.key);
     if (!rendering) {
       rendering = render(originalKey, head.etag, id, request.spec, s3Read, deadline).finally(() => inFlight.delete(id.key));

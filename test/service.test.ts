@@ -38,6 +38,47 @@ describe('variant service against a local S3', () => {
     return { app, calls: counted.calls, reset: counted.reset };
   }
 
+  it('with ORIGINAL_REVALIDATE_SECONDS, answers hits without asking S3 for the original again within the window', async () => {
+    const key = uniqueKey('photos/revalidate.jpg');
+    await stack.seed(key, photo);
+    let counted!: ReturnType<typeof countingStore>;
+    const app = stack.app({
+      env: { ORIGINAL_REVALIDATE_SECONDS: '60' },
+      wrapStore: (store) => {
+        counted = countingStore(store);
+        return counted.store;
+      },
+    });
+    const first = await app.service.getVariant({ key, spec: spec('w=120') });
+    expect(first.kind).toBe('miss');
+    counted.reset();
+    const second = await app.service.getVariant({ key, spec: spec('w=120') });
+    expect(second.kind).toBe('hit');
+    expect(counted.calls).toMatchObject({ headOriginal: 0, getVariant: 1, getOriginal: 0 });
+
+    // A miss always confirms the original first, window or not.
+    counted.reset();
+    const other = await app.service.getVariant({ key, spec: spec('w=90') });
+    expect(other.kind).toBe('miss');
+    expect(counted.calls).toMatchObject({ headOriginal: 1, putVariant: 1 });
+
+    // The trade-off, as documented: within the window a replaced original's old variant is served.
+    await stack.seed(key, await photoLikeJpeg(300, 200, { seed: 9 }));
+    const stale = await app.service.getVariant({ key, spec: spec('w=120') });
+    expect(stale.kind).toBe('hit');
+    expect(stale.id.key).toBe(first.id.key);
+  });
+
+  it('by default (no revalidation window) asks S3 for the original on every hit', async () => {
+    const key = uniqueKey('photos/strict.jpg');
+    await stack.seed(key, photo);
+    const { app, calls, reset } = countedApp();
+    await app.service.getVariant({ key, spec: spec('w=120') });
+    reset();
+    expect((await app.service.getVariant({ key, spec: spec('w=120') })).kind).toBe('hit');
+    expect(calls).toMatchObject({ headOriginal: 1, getVariant: 1, getOriginal: 0 });
+  });
+
   it('on a miss reads the original, renders it and stores the variant with its provenance', async () => {
     const key = uniqueKey('photos/miss.jpg');
     const etag = await stack.seed(key, photo);
