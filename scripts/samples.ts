@@ -12,8 +12,8 @@ export interface SampleObject {
   readonly description: string;
 }
 
-/** Deterministic pseudo-random bytes, so generated images are the same on every run. */
-function seededBytes(length: number, seed: number): Buffer {
+/** Deterministic pseudo-random bytes (xorshift), so generated images are the same on every run. */
+export function seededBytes(length: number, seed: number): Buffer {
   const out = Buffer.alloc(length);
   let x = seed >>> 0 || 1;
   for (let i = 0; i < length; i++) {

@@ -31,6 +31,10 @@ const baseEnv = {
   AWS_REGION: 'us-east-1',
 };
 
+/** The seeded local S3 of `npm run s3`, on a free port. */
+const startLocalS3Only = () =>
+  startStack({ s3Port: 0, httpPort: 0, lambdaPort: 0, originalsBucket: 'originals', variantsBucket: 'variants', s3Only: true, log: () => {} });
+
 afterAll(() => {
   for (const name of readdirSync(tmpdir())) {
     if (ESBUILD_TEMP.test(name) && !tempBefore.has(name)) rmSync(join(tmpdir(), name), { recursive: true, force: true });
@@ -63,15 +67,7 @@ describe('sls package', () => {
 
   it('runs the packaged handler under plain Node (CommonJS, its own sharp)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'package-run-'));
-    const stack = await startStack({
-      s3Port: 0,
-      httpPort: 0,
-      lambdaPort: 0,
-      originalsBucket: 'originals',
-      variantsBucket: 'variants',
-      s3Only: true,
-      log: () => {},
-    });
+    const stack = await startLocalS3Only();
     try {
       await run('unzip', ['-q', join(out, 'image-resizer.zip'), '-d', dir]);
       const script = `
@@ -151,15 +147,7 @@ describe('sls package', () => {
 describe('sls invoke local with every sample event', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({
-      s3Port: 0,
-      httpPort: 0,
-      lambdaPort: 0,
-      originalsBucket: 'originals',
-      variantsBucket: 'variants',
-      s3Only: true,
-      log: () => {},
-    });
+    stack = await startLocalS3Only();
   });
   afterAll(() => stack?.close());
 

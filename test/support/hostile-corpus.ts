@@ -1,5 +1,5 @@
 import { crc32, deflateSync } from 'node:zlib';
-import { alphaPng, encodeAs, photoLikeJpeg } from '../../scripts/samples.js';
+import { alphaPng, encodeAs, photoLikeJpeg, seededBytes } from '../../scripts/samples.js';
 
 /**
  * Hostile originals, made by the tests themselves: broken, lying, oversized and malicious files
@@ -23,18 +23,6 @@ export interface HostileOriginal {
   readonly why: string;
 }
 
-/** Deterministic xorshift bytes (the same corpus on every run). */
-export function seededBytes(length: number, seed: number): Buffer {
-  const out = Buffer.alloc(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 const u32 = (n: number) => {
   const b = Buffer.alloc(4);
