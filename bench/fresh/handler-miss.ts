@@ -1,3 +1,4 @@
+import { peakRssKb } from './peak-rss.js';
 import { join } from 'node:path';
 import { apiEvent } from '../cases.js';
 
@@ -23,7 +24,7 @@ handler(apiEvent(key, query)).then((response) => {
       initMs,
       responseMs,
       rssAfterInitKb: Math.round(rssAfterInit / 1024),
-      maxRssKb: process.resourceUsage().maxRSS,
+      maxRssKb: peakRssKb(),
     })}\n`,
   );
   // The S3 client's keep-alive sockets would hold the process open.

@@ -1,3 +1,4 @@
+import { peakRssKb } from './peak-rss.js';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
 import { rawTransform, type Recipe } from '../cases.js';
@@ -25,7 +26,7 @@ const rssAfterInit = process.memoryUsage.rss();
   const out = await rawTransform(sharp, input, recipe, recipe.icc).toBuffer();
   const responseMs = performance.now();
   process.stdout.write(
-    `BENCH ${JSON.stringify({ status: 200, bytes: out.length, initMs, responseMs, rssAfterInitKb: Math.round(rssAfterInit / 1024), maxRssKb: process.resourceUsage().maxRSS })}\n`,
+    `BENCH ${JSON.stringify({ status: 200, bytes: out.length, initMs, responseMs, rssAfterInitKb: Math.round(rssAfterInit / 1024), maxRssKb: peakRssKb() })}\n`,
   );
   process.exit(0);
 })();

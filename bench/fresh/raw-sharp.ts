@@ -1,3 +1,4 @@
+import { peakRssKb } from './peak-rss.js';
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { rawTransform, type Recipe } from '../cases.js';
@@ -18,6 +19,6 @@ rawTransform(sharp, input, recipe, recipe.icc)
   .then((out) => {
     const responseMs = performance.now();
     process.stdout.write(
-      `BENCH ${JSON.stringify({ status: 200, bytes: out.length, initMs, responseMs, rssAfterInitKb: Math.round(rssAfterInit / 1024), maxRssKb: process.resourceUsage().maxRSS })}\n`,
+      `BENCH ${JSON.stringify({ status: 200, bytes: out.length, initMs, responseMs, rssAfterInitKb: Math.round(rssAfterInit / 1024), maxRssKb: peakRssKb() })}\n`,
     );
   });
