@@ -113,12 +113,15 @@ function encode(image: Sharp, format: OutputFormat, quality: number): Sharp {
 
 export async function renderVariant(original: Buffer, spec: TransformSpec, limits: RenderLimits): Promise<RenderedVariant> {
   const { meta, bytes } = await readMetadata(original, limits.allowSvg);
-  const format = resolveOutputFormat(spec.fm, {
+  const pages = meta.pages ?? 1;
+  const resolved = resolveOutputFormat(spec.fm, {
     format: meta.format ?? '',
     isAvif: meta.compression === 'av1',
     hasAlpha: meta.hasAlpha ?? false,
   });
-  const pages = meta.pages ?? 1;
+  // libvips writes AVIF as a still image only: an animation asked for as AVIF (fm=auto in every
+  // AVIF-capable browser) comes back as animated WebP, which all of them read, not as one frame.
+  const format = resolved === 'avif' && pages > 1 ? 'webp' : resolved;
   const animated = pages > 1 && ANIMATED_OUTPUTS.has(format);
   const source = orientedSize(meta, spec);
   const inputPixels = source.width * source.height * (animated ? pages : 1);

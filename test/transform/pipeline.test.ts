@@ -496,6 +496,12 @@ describe('renderVariant: formats', () => {
       expect(variant).toMatchObject({ width: 16, height: 12 });
     });
 
+    it('stays animated as WebP when asked for AVIF (libvips writes still AVIF only)', async () => {
+      const { variant, image } = await rendered(gif, { w: 16, fm: 'avif' });
+      expect(variant.contentType).toBe('image/webp');
+      expect(image).toMatchObject({ format: 'webp', pages: 3, width: 16, height: 12 });
+    });
+
     it('stays animated as GIF without fm', async () => {
       expect((await rendered(gif, { w: 16 })).image).toMatchObject({ format: 'gif', pages: 3, width: 16, height: 12 });
     });
