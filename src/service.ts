@@ -39,7 +39,8 @@ export interface ServiceLog {
 
 export interface VariantService {
   getVariant(request: VariantRequest): Promise<VariantResult>;
-  variantUrl(id: VariantId): Promise<string>;
+  /** The stored variant's presigned URL; its response says `Cache-Control: <cacheControl>` when given. */
+  variantUrl(id: VariantId, cacheControl?: string): Promise<string>;
 }
 
 type Rendered = { body: Buffer; contentType: string; stored: boolean; timings: Timings };
@@ -207,6 +208,6 @@ export function createVariantService(config: Config, backingStore: ImageStore, l
         clearTimeout(timer);
       }
     },
-    variantUrl: (id) => store.variantUrl(id.key, config.presignedUrlTtl),
+    variantUrl: (id, cacheControl) => store.variantUrl(id.key, config.presignedUrlTtl, cacheControl),
   };
 }

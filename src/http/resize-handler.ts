@@ -77,14 +77,17 @@ export function makeResizeHandler({
         maxOutputPixels: config.maxOutputPixels,
       });
       const result = await service.getVariant({ key: request.key, spec, ifNoneMatch: request.ifNoneMatch });
+      // A signed URL stops working at `expires`: no cache may keep serving it past that, not even
+      // the stored copy a 302 sends the client to.
+      const cacheMaxAge = expires === undefined ? config.cacheMaxAge : Math.min(config.cacheMaxAge, expires - nowSeconds);
       const response = await toHttpResponse(result, {
-        // A signed URL stops working at `expires`: no cache may keep serving it past that.
-        cacheMaxAge: expires === undefined ? config.cacheMaxAge : Math.min(config.cacheMaxAge, expires - nowSeconds),
+        cacheMaxAge,
         headers: cors,
         headOnly: method === 'HEAD',
         maxInlineBytes: config.maxInlineBytes,
         varyAccept,
-        variantUrl: () => service.variantUrl(result.id),
+        variantUrl: () =>
+          service.variantUrl(result.id, expires === undefined ? undefined : `public, max-age=${cacheMaxAge}, immutable`),
       });
       log.info('request served', {
         key: request.key,

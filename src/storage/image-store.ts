@@ -26,6 +26,9 @@ export interface ImageStore {
   getOriginal(key: string, etag: string): Promise<Buffer | undefined>;
   getVariant(key: string): Promise<StoredVariant | undefined>;
   putVariant(key: string, body: Buffer, write: VariantWrite): Promise<void>;
-  /** A short-lived URL a client can fetch the stored variant from directly. */
-  variantUrl(key: string, ttlSeconds: number): Promise<string>;
+  /**
+   * A short-lived URL a client can fetch the stored variant from directly; `cacheControl`, when
+   * given, replaces the stored Cache-Control in that response.
+   */
+  variantUrl(key: string, ttlSeconds: number, cacheControl?: string): Promise<string>;
 }

@@ -142,11 +142,11 @@ export function createS3Store(options: S3StoreOptions, client: S3Client = create
       );
     },
 
-    async variantUrl(key: string, ttlSeconds: number): Promise<string> {
+    async variantUrl(key: string, ttlSeconds: number, cacheControl?: string): Promise<string> {
       try {
         // Only responses over Lambda's 6 MB limit need it: loaded then, not on every cold start.
         const { getSignedUrl } = await import('@aws-sdk/s3-request-presigner');
-        return await getSignedUrl(client, new GetObjectCommand({ Bucket: variantsBucket, Key: key }), {
+        return await getSignedUrl(client, new GetObjectCommand({ Bucket: variantsBucket, Key: key, ResponseCacheControl: cacheControl }), {
           expiresIn: ttlSeconds,
         });
       } catch (error) {

@@ -199,6 +199,17 @@ describe('safe to expose', () => {
       expectError(await handler(e), 403, 'url_expired');
     });
 
+    it('caps the max-age of the stored copy a 302 sends the client to', async () => {
+      clock = NOW * 1000;
+      const large = stack.app({ env: { SIGNING_SECRETS: A, MAX_INLINE_BYTES: '200' } });
+      const redirecting = makeResizeHandler({ config: large.config, service: large.service, log: large.log, now: () => clock });
+      const response = await redirecting(signedEvent(`/${key}?w=40`, A, { expiresAt: NOW + 90 }));
+      expect(response.statusCode).toBe(302);
+      const stored = await fetch(response.headers.Location!);
+      expect(stored.status).toBe(200);
+      expect(stored.headers.get('cache-control')).toBe('public, max-age=90, immutable');
+    });
+
     it('keeps the configured max-age when it is shorter than the remaining lifetime', async () => {
       clock = NOW * 1000;
       const response = await shortCache(signedEvent(`/${key}?w=31`, A, { expiresAt: NOW + 600 }));
