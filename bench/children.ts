@@ -196,3 +196,17 @@ export function onShutdown(close: () => Promise<void>): void {
   process.stdin.on('end', stop);
   process.stdin.resume();
 }
+
+/** The environment a process needs to use the bench's local S3, as the service's config reads it. */
+export function localS3Env(endpoint: string): Record<string, string> {
+  return {
+    S3_ENDPOINT: endpoint,
+    ORIGINALS_BUCKET: 'originals',
+    VARIANTS_BUCKET: 'variants',
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    AWS_REGION: 'us-east-1',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  };
+}

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { build, type BuildOptions } from 'esbuild';
 import { MISS_CASES } from './cases.js';
-import { ROOT, runChild, runCommand } from './children.js';
+import { localS3Env, ROOT, runChild, runCommand } from './children.js';
 import type { Corpus } from './corpus.js';
 import { summarize, type Summary } from './stats.js';
 
@@ -157,18 +157,8 @@ export async function freshSection(options: FreshOptions): Promise<FreshResult> 
     outdir: pkgDir,
   });
 
-  const s3Env = {
-    S3_ENDPOINT: options.s3Endpoint,
-    ORIGINALS_BUCKET: 'originals',
-    VARIANTS_BUCKET: 'variants',
-    AWS_ACCESS_KEY_ID: 'S3RVER',
-    AWS_SECRET_ACCESS_KEY: 'S3RVER',
-    AWS_REGION: 'us-east-1',
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    // Plain node, as in Lambda: no loader inherited from the tsx process running the bench.
-    NODE_OPTIONS: undefined,
-  };
+  // Plain node, as in Lambda: no loader inherited from the tsx process running the bench.
+  const s3Env = { ...localS3Env(options.s3Endpoint), NODE_OPTIONS: undefined };
   const client = new S3Client({
     endpoint: options.s3Endpoint,
     region: 'us-east-1',

@@ -2,7 +2,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } fr
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { killAllChildren, ROOT, runChild, startServer, TSX, type Server } from './children.js';
+import { killAllChildren, localS3Env, ROOT, runChild, startServer, TSX, type Server } from './children.js';
 import { loadCorpus } from './corpus.js';
 import { costs, type CostResult } from './cost.js';
 import { freshSection, readMemorySize, type FreshResult } from './fresh.js';
@@ -133,16 +133,7 @@ try {
       log: (line) => log(`  [s3] ${line}`),
     });
     servers.push(s3);
-    const s3Env = {
-      S3_ENDPOINT: s3.info.endpoint,
-      ORIGINALS_BUCKET: 'originals',
-      VARIANTS_BUCKET: 'variants',
-      AWS_ACCESS_KEY_ID: 'S3RVER',
-      AWS_SECRET_ACCESS_KEY: 'S3RVER',
-      AWS_REGION: 'us-east-1',
-      AWS_EC2_METADATA_DISABLED: 'true',
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    };
+    const s3Env = localS3Env(s3.info.endpoint);
     // Sections 1–2 upload the originals this section's fresh processes read, so they run first.
     results.inProcess = await section('in process (1, 2)', async () => {
       log('in process: misses and hits (handler vs raw sharp / raw GetObject), then libvips threads 1 vs 2 …');
