@@ -61,6 +61,15 @@ function lines(child: ChildProcess, onReport: (value: unknown) => void, log?: (l
   }
 }
 
+/** A line handler that keeps the last 30 lines (for error messages) and passes each one on. */
+function keepTail(tail: string[], log?: (line: string) => void): (line: string) => void {
+  return (line) => {
+    tail.push(line);
+    if (tail.length > 30) tail.shift();
+    log?.(line);
+  };
+}
+
 /** Runs a child to completion; resolves with its last report, rejects on a non-zero exit or timeout. */
 export function runChild<T>(command: string, args: readonly string[], options: ChildOptions): Promise<{ report: T; wallMs: number; firstReportMs: number }> {
   return new Promise((res, rej) => {
@@ -80,11 +89,7 @@ export function runChild<T>(command: string, args: readonly string[], options: C
         if (Number.isNaN(firstReportMs)) firstReportMs = performance.now() - started;
         report = value as T;
       },
-      (line) => {
-        tail.push(line);
-        if (tail.length > 30) tail.shift();
-        options.log?.(line);
-      },
+      keepTail(tail, options.log),
     );
     child.once('error', rej);
     child.once('exit', (code, signal) => {
@@ -141,11 +146,7 @@ export function startServer<T>(command: string, args: readonly string[], options
             }),
         });
       },
-      (line) => {
-        tail.push(line);
-        if (tail.length > 30) tail.shift();
-        options.log?.(line);
-      },
+      keepTail(tail, options.log),
     );
     child.once('error', rej);
     child.once('exit', (code, signal) => {
