@@ -76,6 +76,16 @@ const envSchema = z.object({
   ALLOW_SVG: z.optional(bool),
   CORS_ORIGINS: optionalString,
   CORS_CREDENTIALS: z.optional(bool),
+  // The batch worker and its launcher (README "Batch").
+  BATCH_REPORTS_PREFIX: z.optional(z.string()),
+  BATCH_PROGRESS_SECONDS: int(1, 3600, 5),
+  BATCH_CLUSTER: optionalString,
+  BATCH_TASK_DEFINITION: optionalString,
+  BATCH_CONTAINER_NAME: optionalString,
+  BATCH_SUBNETS: optionalString,
+  BATCH_SECURITY_GROUPS: optionalString,
+  BATCH_ASSIGN_PUBLIC_IP: z.optional(bool),
+  ECS_ENDPOINT: optionalString,
   // Set by `sls invoke local` and serverless-offline: point at the project's local S3 by default.
   IS_LOCAL: optionalString,
   IS_OFFLINE: optionalString,
@@ -89,6 +99,30 @@ export interface S3Settings {
   readonly maxAttempts: number;
   /** Only with a custom endpoint; in AWS the default provider chain is used. */
   readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+}
+
+/** Where batch jobs keep their reports, and how `startBatch` launches the worker on ECS. */
+export interface BatchSettings {
+  /** Reports, summaries: under this prefix of the variants bucket unless a job says otherwise. */
+  readonly reportsPrefix: string;
+  /** Off a terminal, seconds between progress log lines. */
+  readonly progressSeconds: number;
+  readonly cluster?: string;
+  readonly taskDefinition?: string;
+  readonly containerName: string;
+  readonly subnets: readonly string[];
+  readonly securityGroups: readonly string[];
+  readonly assignPublicIp: boolean;
+  /** A stand-in for ECS (tests, `sls invoke local`); AWS's own endpoint when unset. */
+  readonly ecsEndpoint?: string;
+  readonly region: string;
+  /** Only with a stand-in endpoint; in AWS the default provider chain finds the function's role. */
+  readonly ecsCredentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  /**
+   * `sls invoke local` without ECS_ENDPOINT: startBatch shows the RunTask input it would send
+   * instead of starting a task with whatever AWS credentials the machine happens to have.
+   */
+  readonly launchDryRun: boolean;
 }
 
 export interface Config {
@@ -115,6 +149,7 @@ export interface Config {
   readonly allowlist: AllowlistPolicy;
   readonly allowSvg: boolean;
   readonly cors: CorsPolicy;
+  readonly batch: BatchSettings;
 }
 
 function sizeList(name: string, value: string | undefined): number[] {
@@ -193,6 +228,36 @@ function corsPolicy(e: { CORS_ORIGINS?: string; CORS_CREDENTIALS?: boolean }): C
   return { origins, credentials };
 }
 
+const list = (value: string | undefined) => (value ?? '').split(',').map((v) => v.trim()).filter(Boolean);
+
+function batchSettings(e: z.infer<typeof envSchema>, variantsPrefix: string): BatchSettings {
+  const parsed = prefix.safeParse(e.BATCH_REPORTS_PREFIX?.trim() || `${variantsPrefix}batch-reports/`);
+  if (!parsed.success) {
+    throw new ConfigError(`Invalid configuration: BATCH_REPORTS_PREFIX: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  }
+  // Reports must not land where variant keys live (`<variants prefix>v1/…`) or among originals.
+  if (parsed.data === '' || (parsed.data.startsWith(variantsPrefix) && /^v\d+\//.test(parsed.data.slice(variantsPrefix.length)))) {
+    throw new ConfigError('Invalid configuration: BATCH_REPORTS_PREFIX must be a non-empty prefix outside the variant keys');
+  }
+  return Object.freeze({
+    reportsPrefix: parsed.data,
+    progressSeconds: e.BATCH_PROGRESS_SECONDS,
+    cluster: e.BATCH_CLUSTER,
+    taskDefinition: e.BATCH_TASK_DEFINITION,
+    containerName: e.BATCH_CONTAINER_NAME ?? 'worker',
+    subnets: list(e.BATCH_SUBNETS),
+    securityGroups: list(e.BATCH_SECURITY_GROUPS),
+    assignPublicIp: e.BATCH_ASSIGN_PUBLIC_IP ?? false,
+    ecsEndpoint: e.ECS_ENDPOINT,
+    region: e.AWS_REGION ?? 'us-east-1',
+    ecsCredentials:
+      e.ECS_ENDPOINT === undefined
+        ? undefined
+        : { accessKeyId: e.AWS_ACCESS_KEY_ID ?? 'local', secretAccessKey: e.AWS_SECRET_ACCESS_KEY ?? 'local' },
+    launchDryRun: e.IS_LOCAL === 'true' && e.ECS_ENDPOINT === undefined,
+  });
+}
+
 export { ConfigError };
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -226,6 +291,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     allowlist: allowlistPolicy(e, presets),
     allowSvg: e.ALLOW_SVG ?? false,
     cors: corsPolicy(e),
+    batch: batchSettings(e, variantsPrefix),
     originalsBucket: e.ORIGINALS_BUCKET,
     originalsPrefix: e.ORIGINALS_PREFIX,
     variantsBucket: e.VARIANTS_BUCKET,

@@ -1,6 +1,6 @@
 import type { Config } from './config.js';
 import { OriginalNotFoundError, ProcessingTimeoutError, StorageUnavailableError, TooLargeError } from './errors.js';
-import type { ImageStore, StoredVariant } from './storage/image-store.js';
+import type { ImageStore, StoredVariant, VariantWrite } from './storage/image-store.js';
 import { withOriginalCache } from './storage/original-cache.js';
 import { renderVariant, type RenderLimits } from './transform/pipeline.js';
 import type { TransformSpec } from './transform/spec.js';
@@ -68,6 +68,25 @@ export function renderLimits(config: Config): RenderLimits {
 }
 
 /**
+ * How a variant is stored: the same for a miss served over HTTP and for the batch worker, so a
+ * pre-generated variant is exactly the object a request would have stored.
+ */
+export function variantWrite(config: Config, originalKey: string, etag: string, id: VariantId, contentType: string): VariantWrite {
+  return {
+    contentType,
+    cacheControl: `public, max-age=${config.cacheMaxAge}, immutable`,
+    metadata: { 'source-key': encodeURIComponent(originalKey), 'source-etag': etag, spec: id.spec },
+  };
+}
+
+export function originalTooLarge(size: number, config: Config): TooLargeError {
+  return new TooLargeError(
+    'original_too_large',
+    `The original is ${size} bytes, over the limit of ${config.maxOriginalBytes} bytes.`,
+  );
+}
+
+/**
  * getVariant: hit → the stored bytes, untouched; miss → read the original, render, store, answer.
  * The original is only ever read. Every variant key includes the original's current ETag, read
  * fresh on each request, so a replaced original is never answered with an old variant.
@@ -75,7 +94,6 @@ export function renderLimits(config: Config): RenderLimits {
 export function createVariantService(config: Config, backingStore: ImageStore, log: ServiceLog): VariantService {
   const store = withOriginalCache(backingStore, config.originalCacheBytes);
   const limits = renderLimits(config);
-  const cacheControl = `public, max-age=${config.cacheMaxAge}, immutable`;
   // The last ETag seen per original lets the variant lookup start alongside the HEAD of the
   // original; the HEAD still decides, so a stale guess only costs a wasted GET.
   // Bounded: a warm instance can see millions of distinct originals over its life.
@@ -109,7 +127,7 @@ export function createVariantService(config: Config, backingStore: ImageStore, l
       lastEtag.delete(originalKey);
       throw new StorageUnavailableError(new Error('original changed while being read'));
     }
-    if (bytes.length > config.maxOriginalBytes) throw originalTooLarge(bytes.length);
+    if (bytes.length > config.maxOriginalBytes) throw originalTooLarge(bytes.length, config);
     deadline.throwIfAborted();
     const timings: Timings = { s3Read: s3Read + since(start), transform: 0, s3Write: 0 };
     start = performance.now();
@@ -122,11 +140,7 @@ export function createVariantService(config: Config, backingStore: ImageStore, l
     start = performance.now();
     let stored = true;
     try {
-      await store.putVariant(id.key, rendered.data, {
-        contentType: rendered.contentType,
-        cacheControl,
-        metadata: { 'source-key': encodeURIComponent(originalKey), 'source-etag': etag, spec: id.spec },
-      });
+      await store.putVariant(id.key, rendered.data, variantWrite(config, originalKey, etag, id, rendered.contentType));
     } catch (error) {
       // The cache is best effort: the client still gets its image.
       stored = false;
@@ -134,13 +148,6 @@ export function createVariantService(config: Config, backingStore: ImageStore, l
     }
     timings.s3Write = since(start);
     return { body: rendered.data, contentType: rendered.contentType, stored, timings };
-  }
-
-  function originalTooLarge(size: number): TooLargeError {
-    return new TooLargeError(
-      'original_too_large',
-      `The original is ${size} bytes, over the limit of ${config.maxOriginalBytes} bytes.`,
-    );
   }
 
   const hit = (id: VariantId, stored: StoredVariant, s3Read: number): VariantResult => ({
@@ -175,7 +182,7 @@ export function createVariantService(config: Config, backingStore: ImageStore, l
       lastEtag.delete(originalKey);
       throw new OriginalNotFoundError(request.key);
     }
-    if (head.size > config.maxOriginalBytes) throw originalTooLarge(head.size);
+    if (head.size > config.maxOriginalBytes) throw originalTooLarge(head.size, config);
     rememberEtag(originalKey, head.etag);
     const id = variantId(config.variantsPrefix, { key: originalKey, etag: head.etag }, request.spec);
     if (matchesEtag(request.ifNoneMatch, id.etag)) return { kind: 'not-modified', id };

@@ -92,11 +92,7 @@ export function interpretTarget(target: RequestTarget, rules: RequestRules = {})
     }
   }
   const key = validateKey(path, rules);
-  const { preset, presetName, entries: own } = takePreset(entries, rules.presets ?? new Map());
-  const explicit = parseOperations(own, [...ACCESS_PARAMS, ...(rules.extraParams ?? [])]);
-  const params = rules.allowlist
-    ? applyAllowlist(explicit, preset, rules.allowlist, [...(rules.presets?.keys() ?? [])])
-    : { ...preset, ...explicit };
+  const { params, presetName } = interpretParams(entries, rules);
   return {
     key,
     params,
@@ -104,6 +100,23 @@ export function interpretTarget(target: RequestTarget, rules: RequestRules = {})
     ifNoneMatch: header(target, 'if-none-match'),
     presetName,
   };
+}
+
+/**
+ * The query's parameters under the URL API's rules: a preset expanded, the URL's own parameters
+ * validated against the operations table, the allowlist applied. The batch worker's specs go
+ * through here too, so a job can only make variants a URL could ask for.
+ */
+export function interpretParams(
+  entries: readonly ParamEntry[],
+  rules: RequestRules = {},
+): { readonly params: ParsedParams; readonly presetName?: string } {
+  const { preset, presetName, entries: own } = takePreset(entries, rules.presets ?? new Map());
+  const explicit = parseOperations(own, [...ACCESS_PARAMS, ...(rules.extraParams ?? [])]);
+  const params = rules.allowlist
+    ? applyAllowlist(explicit, preset, rules.allowlist, [...(rules.presets?.keys() ?? [])])
+    : { ...preset, ...explicit };
+  return { params, presetName };
 }
 
 export function parseRequest(raw: RawHttpRequest, rules: RequestRules = {}): ImageRequest {

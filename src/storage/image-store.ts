@@ -25,10 +25,34 @@ export interface ImageStore {
   /** The original's bytes, provided it still has this ETag; `undefined` when gone or replaced. */
   getOriginal(key: string, etag: string): Promise<Buffer | undefined>;
   getVariant(key: string): Promise<StoredVariant | undefined>;
+  /** Whether a variant is stored, without reading it (the batch worker's skip check). */
+  hasVariant(key: string): Promise<boolean>;
   putVariant(key: string, body: Buffer, write: VariantWrite): Promise<void>;
   /**
    * A short-lived URL a client can fetch the stored variant from directly; `cacheControl`, when
    * given, replaces the stored Cache-Control in that response.
    */
   variantUrl(key: string, ttlSeconds: number, cacheControl?: string): Promise<string>;
+}
+
+/** One object of a listing: ListObjectsV2 gives the ETag and size, so no HEAD is needed. */
+export interface ListedObject {
+  readonly key: string;
+  readonly etag: string;
+  readonly size: number;
+}
+
+/**
+ * Plain object access for the batch worker: listing originals page by page, reading manifests,
+ * writing reports. Buckets are explicit here because manifests and reports may live anywhere.
+ */
+export interface ObjectStore {
+  /** Whether the bucket exists and can be reached with these credentials. */
+  bucketExists(bucket: string): Promise<boolean>;
+  /** Every object under the prefix, one ListObjectsV2 page at a time (never the whole listing). */
+  listObjects(bucket: string, prefix: string, startAfter?: string): AsyncIterable<ListedObject>;
+  /** The object's body as a stream, or `undefined` when it does not exist. */
+  readObject(bucket: string, key: string): Promise<AsyncIterable<Uint8Array> | undefined>;
+  /** One PUT: the object appears whole or not at all. A stream needs its length up front. */
+  writeObject(bucket: string, key: string, body: Buffer | NodeJS.ReadableStream, length: number, contentType: string): Promise<void>;
 }

@@ -1,8 +1,11 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import type { Readable } from 'node:stream';
 import {
   GetObjectCommand,
+  HeadBucketCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
   S3ServiceException,
@@ -10,7 +13,7 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { S3Settings } from '../config.js';
 import { StorageUnavailableError } from '../errors.js';
-import type { ImageStore, OriginalHead, StoredVariant, VariantWrite } from './image-store.js';
+import type { ImageStore, ListedObject, ObjectStore, OriginalHead, StoredVariant, VariantWrite } from './image-store.js';
 
 /** The only module that imports the AWS SDK. */
 
@@ -126,6 +129,11 @@ export function createS3Store(options: S3StoreOptions, client: S3Client = create
       });
     },
 
+    async hasVariant(key: string): Promise<boolean> {
+      const head = await attempt(() => client.send(new HeadObjectCommand({ Bucket: variantsBucket, Key: key })));
+      return head !== undefined;
+    },
+
     async putVariant(key: string, body: Buffer, write: VariantWrite): Promise<void> {
       await attempt(() =>
         client.send(
@@ -152,6 +160,44 @@ export function createS3Store(options: S3StoreOptions, client: S3Client = create
       } catch (error) {
         throw new StorageUnavailableError(error);
       }
+    },
+  };
+}
+
+export function createS3ObjectStore(client: S3Client): ObjectStore {
+  return {
+    async bucketExists(bucket) {
+      const head = await attempt(() => client.send(new HeadBucketCommand({ Bucket: bucket })));
+      return head !== undefined;
+    },
+
+    async *listObjects(bucket, prefix, startAfter): AsyncIterable<ListedObject> {
+      let token: string | undefined;
+      do {
+        const page = await attempt(() =>
+          client.send(
+            new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token, StartAfter: token ? undefined : startAfter }),
+          ),
+        );
+        if (!page) throw new StorageUnavailableError(new Error(`bucket ${bucket} disappeared during the listing`));
+        for (const object of page.Contents ?? []) {
+          if (object.Key !== undefined) yield { key: object.Key, etag: object.ETag ?? '', size: object.Size ?? 0 };
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+    },
+
+    async readObject(bucket, key) {
+      const object = await attempt(() => client.send(new GetObjectCommand({ Bucket: bucket, Key: key })));
+      return object ? (object.Body as AsyncIterable<Uint8Array>) : undefined;
+    },
+
+    async writeObject(bucket, key, body, length, contentType) {
+      await attempt(() =>
+        client.send(
+          new PutObjectCommand({ Bucket: bucket, Key: key, Body: body as Buffer | Readable, ContentLength: length, ContentType: contentType }),
+        ),
+      );
     },
   };
 }

@@ -157,7 +157,7 @@ describe('safe to expose', () => {
         });
         expectError(response, 403, code);
         expect(written).toEqual([]);
-        expect(calls.calls).toEqual({ headOriginal: 0, getOriginal: 0, getVariant: 0, putVariant: 0, variantUrl: 0 });
+        expect(calls.calls).toEqual({ headOriginal: 0, getOriginal: 0, getVariant: 0, hasVariant: 0, putVariant: 0, variantUrl: 0 });
       });
 
       it('serves the untouched URL', async () => {

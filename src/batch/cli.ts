@@ -1,0 +1,177 @@
+import { loadConfig, type Config } from '../config.js';
+import { createLogger, type ServiceLogger } from '../observability/logger.js';
+import { createS3Client, createS3ObjectStore, createS3Store } from '../storage/s3-store.js';
+import { describeFailure, EXIT } from './errors.js';
+import { parseBatchArgs, USAGE, type BatchJob } from './job.js';
+import { createProgress } from './progress.js';
+import { createFailureReport } from './report.js';
+import { emptyCounts, exitCodeFor, runBatch, type RunOutcome } from './run-batch.js';
+import { s3Uri } from './s3-uri.js';
+import { openSource } from './sources.js';
+
+/**
+ * The worker's one entry point, for `npm run batch -- …` and the container's command alike:
+ * config and clients built once, then the core; exit codes from one place (errors.ts).
+ */
+
+export interface CliIo {
+  readonly env: Record<string, string | undefined>;
+  /** Receives the JSON log lines and, last, the summary. */
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WriteStream;
+  /** Aborted with "SIGTERM" or "SIGINT" by the process's signal handlers. */
+  readonly stop: AbortSignal;
+}
+
+export interface BatchSummary {
+  readonly jobId?: string;
+  readonly status: 'complete' | 'stopped' | 'invalid' | 'failed';
+  readonly stopped?: string;
+  readonly error?: string;
+  readonly dryRun?: boolean;
+  readonly source?: string;
+  readonly variants?: readonly string[];
+  readonly originals: number;
+  readonly totalVariants?: number;
+  readonly done: number;
+  readonly skipped: number;
+  readonly failed: number;
+  readonly abandoned: number;
+  readonly wouldRender?: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly durationSeconds: number;
+  readonly imagesPerSecond: number;
+  readonly report: string | null;
+  readonly summary?: string | null;
+  readonly exitCode: number;
+}
+
+function sourceName(job: BatchJob, config: Config): string {
+  return job.source.kind === 'prefix'
+    ? s3Uri(config.originalsBucket, config.originalsPrefix + job.source.prefix)
+    : s3Uri(job.source.location.bucket, job.source.location.key);
+}
+
+function notStarted(error: unknown, job?: BatchJob): BatchSummary {
+  return {
+    jobId: job?.jobId,
+    status: 'invalid',
+    error: describeFailure(error),
+    originals: 0,
+    done: 0,
+    skipped: 0,
+    failed: 0,
+    abandoned: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    durationSeconds: 0,
+    imagesPerSecond: 0,
+    report: null,
+    exitCode: EXIT.cannotRun,
+  };
+}
+
+export async function runCli(argv: readonly string[], io: CliIo): Promise<BatchSummary> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.stderr.write(`${USAGE}\n`);
+    return { ...notStarted(undefined), status: 'complete', error: undefined, exitCode: EXIT.ok };
+  }
+  let config: Config;
+  let job: BatchJob;
+  try {
+    config = loadConfig(io.env);
+    job = parseBatchArgs(argv, config);
+  } catch (error) {
+    return notStarted(error);
+  }
+
+  const log = createLogger('image-resizer-batch');
+  const client = createS3Client(config.s3);
+  try {
+    return await run(job, config, log, io, client);
+  } finally {
+    client.destroy();
+  }
+}
+
+async function run(job: BatchJob, config: Config, log: ServiceLogger, io: CliIo, client: ReturnType<typeof createS3Client>): Promise<BatchSummary> {
+  const store = createS3Store(config, client);
+  const objects = createS3ObjectStore(client);
+  let source;
+  try {
+    source = await openSource(job, objects, config);
+  } catch (error) {
+    return notStarted(error, job);
+  }
+
+  const totalVariants = source.totalOriginals === undefined ? undefined : source.totalOriginals * job.variants.length;
+  log.info('batch started', {
+    jobId: job.jobId,
+    source: sourceName(job, config),
+    variants: job.variants.map((v) => v.canonical),
+    concurrency: job.concurrency,
+    dryRun: job.dryRun,
+    totalOriginals: source.totalOriginals,
+  });
+  const progress = createProgress({ totalVariants, terminal: io.stderr, log, intervalMs: config.batch.progressSeconds * 1000 });
+  const report = createFailureReport();
+  let outcome: RunOutcome;
+  let failure: string | undefined;
+  try {
+    outcome = await runBatch(job, source, { config, store, report, stop: io.stop, onProgress: (c) => progress.update(c) });
+  } catch (error) {
+    // The source broke halfway (the listing or manifest became unreadable): keep what was done.
+    failure = describeFailure(error);
+    outcome = { counts: emptyCounts(), stopped: 'storage-unreachable', durationSeconds: 0 };
+  } finally {
+    progress.stop();
+  }
+
+  const { counts } = outcome;
+  let exitCode = exitCodeFor(outcome);
+  let reportUri: string | null = null;
+  let summaryUri: string | null = null;
+  const summary = (): BatchSummary => ({
+    jobId: job.jobId,
+    status: outcome.stopped ? 'stopped' : 'complete',
+    stopped: outcome.stopped,
+    error: failure,
+    dryRun: job.dryRun,
+    source: sourceName(job, config),
+    variants: job.variants.map((v) => v.canonical),
+    originals: counts.originals,
+    totalVariants,
+    done: counts.done,
+    skipped: counts.skipped,
+    failed: counts.failed,
+    abandoned: counts.abandoned,
+    wouldRender: job.dryRun ? counts.wouldRender : undefined,
+    bytesIn: counts.bytesIn,
+    bytesOut: counts.bytesOut,
+    durationSeconds: Math.round(outcome.durationSeconds * 1000) / 1000,
+    imagesPerSecond: outcome.durationSeconds > 0 ? Math.round((counts.done / outcome.durationSeconds) * 100) / 100 : 0,
+    report: reportUri,
+    summary: summaryUri,
+    exitCode,
+  });
+
+  if (job.dryRun) {
+    report.discard();
+    return summary();
+  }
+  try {
+    await report.upload(objects, job.report.bucket, job.report.reportKey);
+    reportUri = s3Uri(job.report.bucket, job.report.reportKey);
+    summaryUri = s3Uri(job.report.bucket, job.report.summaryKey);
+    const body = Buffer.from(`${JSON.stringify(summary(), null, 2)}\n`);
+    await objects.writeObject(job.report.bucket, job.report.summaryKey, body, body.length, 'application/json');
+  } catch (error) {
+    failure ??= `the report could not be written: ${describeFailure(error)}`;
+    exitCode = EXIT.cannotRun;
+    summaryUri = null;
+  } finally {
+    report.discard();
+  }
+  return summary();
+}
