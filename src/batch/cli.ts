@@ -3,6 +3,7 @@ import { createLogger, type ServiceLogger } from '../observability/logger.js';
 import { createS3Client, createS3ObjectStore, createS3Store } from '../storage/s3-store.js';
 import { describeFailure, EXIT } from './errors.js';
 import { parseBatchArgs, USAGE, type BatchJob } from './job.js';
+import { peakRssMb } from './peak-rss.js';
 import { createProgress } from './progress.js';
 import { createFailureReport } from './report.js';
 import { emptyCounts, exitCodeFor, runBatch, type RunOutcome } from './run-batch.js';
@@ -42,6 +43,7 @@ export interface BatchSummary {
   readonly bytesOut: number;
   readonly durationSeconds: number;
   readonly imagesPerSecond: number;
+  readonly peakRssMb?: number;
   readonly report: string | null;
   readonly summary?: string | null;
   readonly exitCode: number;
@@ -151,6 +153,7 @@ async function run(job: BatchJob, config: Config, log: ServiceLogger, io: CliIo,
     bytesOut: counts.bytesOut,
     durationSeconds: Math.round(outcome.durationSeconds * 1000) / 1000,
     imagesPerSecond: outcome.durationSeconds > 0 ? Math.round((counts.done / outcome.durationSeconds) * 100) / 100 : 0,
+    peakRssMb: peakRssMb(),
     report: reportUri,
     summary: summaryUri,
     exitCode,
