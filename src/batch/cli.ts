@@ -6,7 +6,7 @@ import { parseBatchArgs, USAGE, type BatchJob } from './job.js';
 import { peakRssMb } from './peak-rss.js';
 import { createProgress } from './progress.js';
 import { createFailureReport } from './report.js';
-import { emptyCounts, exitCodeFor, runBatch, type RunOutcome } from './run-batch.js';
+import { exitCodeFor, runBatch, type RunOutcome } from './run-batch.js';
 import { s3Uri } from './s3-uri.js';
 import { openSource } from './sources.js';
 
@@ -119,16 +119,12 @@ async function run(job: BatchJob, config: Config, log: ServiceLogger, io: CliIo,
   const progress = createProgress({ totalVariants, terminal: io.stderr, log, intervalMs: config.batch.progressSeconds * 1000 });
   const report = createFailureReport();
   let outcome: RunOutcome;
-  let failure: string | undefined;
   try {
     outcome = await runBatch(job, source, { config, store, report, stop: io.stop, onProgress: (c) => progress.update(c) });
-  } catch (error) {
-    // The source broke halfway (the listing or manifest became unreadable): keep what was done.
-    failure = describeFailure(error);
-    outcome = { counts: emptyCounts(), stopped: 'storage-unreachable', durationSeconds: 0 };
   } finally {
     progress.stop();
   }
+  let failure = outcome.error === undefined ? undefined : describeFailure(outcome.error);
 
   const { counts } = outcome;
   let exitCode = exitCodeFor(outcome);

@@ -39,6 +39,9 @@ export function describeFailure(error: unknown): string {
   if (error instanceof BatchUsageError) return `invalid options: ${error.message}`;
   if (error instanceof ConfigError) return error.message;
   if (error instanceof BatchSourceError) return error.message;
+  if ((error as { code?: string })?.code?.startsWith('CSV_') || (error as { code?: string })?.code === 'Z_DATA_ERROR') {
+    return `the manifest could not be read: ${(error as Error).message}`;
+  }
   if (error instanceof StorageLostError || error instanceof StorageUnavailableError) {
     const cause = (error as { cause?: { message?: string; name?: string } }).cause;
     const detail = cause?.name ?? cause?.message;

@@ -20,7 +20,9 @@ export interface Counts {
 export interface RunOutcome {
   readonly counts: Counts;
   /** Why the run ended before its source did: a stop signal, or storage that stopped answering. */
-  readonly stopped?: 'SIGTERM' | 'SIGINT' | 'storage-unreachable';
+  readonly stopped?: 'SIGTERM' | 'SIGINT' | 'storage-unreachable' | 'source-unreadable';
+  /** What made it stop, when that was an error. */
+  readonly error?: unknown;
   readonly durationSeconds: number;
 }
 
@@ -120,11 +122,14 @@ export async function runBatch(job: BatchJob, source: JobSourceStream, deps: Run
   } finally {
     clearTimeout(graceTimer);
   }
-  if (sourceError) throw sourceError;
   // Left behind at the end of the grace period: counted, never written.
   counts.abandoned += inFlight * job.variants.length;
-  const stopped = lost ? 'storage-unreachable' : deps.stop.aborted ? ((deps.stop.reason as RunOutcome['stopped']) ?? 'SIGTERM') : undefined;
-  return { counts: { ...counts }, stopped, durationSeconds: (performance.now() - started) / 1000 };
+  const durationSeconds = (performance.now() - started) / 1000;
+  // A listing or manifest that breaks halfway ends the run; what was done so far still counts.
+  if (sourceError) return { counts: { ...counts }, stopped: 'source-unreadable', error: sourceError, durationSeconds };
+  if (lost) return { counts: { ...counts }, stopped: 'storage-unreachable', error: lost, durationSeconds };
+  const stopped = deps.stop.aborted ? ((deps.stop.reason as RunOutcome['stopped']) ?? 'SIGTERM') : undefined;
+  return { counts: { ...counts }, stopped, durationSeconds };
 }
 
 export function exitCodeFor(outcome: RunOutcome): number {

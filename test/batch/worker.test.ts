@@ -218,6 +218,52 @@ describe('interrupted runs', () => {
   }, 180_000);
 });
 
+describe('stops that are not clean', () => {
+  it('abandons in-flight items when the grace period is over, writing nothing half-done', async () => {
+    const bucket = 'variants-abandoned';
+    await seedSlowBatch('abandoned/', SLOW_ORIGINALS, bucket);
+    const run = spawnBatch(['--prefix', 'abandoned/', '--concurrency', '2', '--grace-seconds', '0', '--job-id', 'abandoned', ...SLOW_SPECS], { ...env, VARIANTS_BUCKET: bucket });
+    await waitForVariants(bucket, 2);
+    run.child.kill('SIGTERM');
+    const result = await run.done;
+    expect(result.code).toBe(2);
+    expect(result.summary).toMatchObject({ status: 'stopped', stopped: 'SIGTERM', failed: 0 });
+    expect(result.summary.abandoned).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 300));
+    const stored = await variantKeys(bucket);
+    // Abandoned renders were not written; a write already under way may have landed, whole.
+    expect(stored.length).toBeGreaterThanOrEqual(result.summary.done);
+    expect(stored.length).toBeLessThanOrEqual(result.summary.done + result.summary.abandoned);
+    for (const { key } of stored) expect((await describeImage((await stack.getObject(bucket, key)).body)).format).toMatch(/heif|jpeg/);
+    expect((await stack.getObject(bucket, 'batch-reports/abandoned/summary.json')).body.length).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('exits 2 when storage stops answering halfway, having recorded what it did', async () => {
+    const bucket = 'variants-lost';
+    await seedSlowBatch('lost/', SLOW_ORIGINALS + 16, bucket);
+    const proxy = await startFaultyS3Proxy(stack.s3.endpoint);
+    try {
+      const run = spawnBatch(['--prefix', 'lost/', '--concurrency', '2', ...SLOW_SPECS], {
+        ...env,
+        VARIANTS_BUCKET: bucket,
+        S3_ENDPOINT: proxy.endpoint,
+        S3_MAX_ATTEMPTS: '1',
+        S3_REQUEST_TIMEOUT_MS: '300',
+      });
+      await waitForVariants(bucket, 2);
+      proxy.setMode('down');
+      const result = await run.done;
+      expect(result.code).toBe(2);
+      expect(result.summary).toMatchObject({ status: 'stopped', stopped: 'storage-unreachable', report: null });
+      expect(result.summary.done).toBeGreaterThanOrEqual(2);
+      expect(result.summary.failed).toBeGreaterThan(0);
+      expect(result.stderr).toMatch(/storage is unreachable/);
+    } finally {
+      await proxy.close();
+    }
+  }, 120_000);
+});
+
 describe('manifests, fm=auto, dry runs', () => {
   const spaced = 'man/with space+plus é.jpg';
   const plain = ['man/a.jpg', 'man/b.png', spaced];
