@@ -8,6 +8,14 @@ import { renderVariant } from '../transform/pipeline.js';
 import { variantId, type VariantId } from '../transform/variant-key.js';
 import type { JobVariant } from './job.js';
 
+/**
+ * One original, all of the job's variants, in two steps so that the cheap one never waits for
+ * the expensive one: `checkOriginal` asks which variants exist (a HEAD each; the original is
+ * not read), and `renderMissing` reads the original once and renders and stores each missing
+ * variant exactly as the HTTP API's miss path does: same key, bytes and metadata. Each variant
+ * is one PUT, so a crash leaves whole variants or none, and a re-run skips exactly those.
+ */
+
 /** One original the job names, as a listing or a manifest row gives it. */
 export interface OriginalTask {
   /** The full object key in the originals bucket. */
@@ -33,31 +41,35 @@ export interface VariantOutcome {
 export interface PregenerateDeps {
   readonly config: Config;
   readonly store: ImageStore;
+  readonly variants: readonly JobVariant[];
   readonly dryRun: boolean;
   /** Aborted when the SIGTERM grace period is over: nothing more is written. */
   readonly abandon: AbortSignal;
 }
 
-/**
- * One original, all of the job's variants: which exist is asked first (a HEAD each, the
- * original untouched), then the original is read once and every missing variant rendered
- * and stored exactly as the HTTP API's miss path stores it: same key, bytes, metadata.
- * Each variant is one PUT, so a crash leaves whole variants or none, and a re-run skips
- * exactly the ones that were stored.
- */
-export async function pregenerateOriginal(task: OriginalTask, variants: readonly JobVariant[], deps: PregenerateDeps): Promise<VariantOutcome[]> {
-  const failAll = (error: unknown, ids?: readonly VariantId[]) =>
-    variants.map((variant, i) => ({ variant, status: 'failed' as const, variantKey: ids?.[i]?.key, error: toServiceError(error) }));
-  const { config, store } = deps;
+/** An original with variants still to make: what the render step needs, and nothing heavy. */
+export interface PendingOriginal {
+  readonly key: string;
+  readonly relativeKey: string;
+  readonly etag: string;
+  readonly ids: readonly VariantId[];
+  /** Outcomes so far, by variant: skipped ones filled in, missing ones undefined. */
+  readonly outcomes: readonly (VariantOutcome | undefined)[];
+  /** 0 the first time; 1 after the original changed under us once. */
+  readonly attempt: number;
+}
+
+export type CheckResult = { readonly outcomes: VariantOutcome[] } | { readonly pending: PendingOriginal };
+
+const failAll = (variants: readonly JobVariant[], error: unknown, ids?: readonly VariantId[]): VariantOutcome[] =>
+  variants.map((variant, i) => ({ variant, status: 'failed', variantKey: ids?.[i]?.key, error: toServiceError(error) }));
+
+/** Which of the original's variants exist; for a dry run, also the verdict on the others. */
+export async function checkOriginal(task: OriginalTask, deps: PregenerateDeps, attempt = 0): Promise<CheckResult> {
+  const { config, store, variants } = deps;
   try {
     if (task.problem) throw task.problem;
     const relative = relativeKey(task.key, config);
-    return await pregenerate(task, relative, variants, deps, 0);
-  } catch (error) {
-    return failAll(error);
-  }
-
-  async function pregenerate(task: OriginalTask, relative: string, variants: readonly JobVariant[], deps: PregenerateDeps, attempt: number): Promise<VariantOutcome[]> {
     let { etag, size } = task;
     if (etag === undefined || size === undefined) {
       const head = await store.headOriginal(task.key);
@@ -67,77 +79,89 @@ export async function pregenerateOriginal(task: OriginalTask, variants: readonly
     if (size > config.maxOriginalBytes) throw originalTooLarge(size, config);
     const ids = variants.map((v) => variantId(config.variantsPrefix, { key: task.key, etag: etag! }, v.spec));
     const stored = await Promise.all(ids.map((id) => store.hasVariant(id.key)));
-    const outcomes: (VariantOutcome | undefined)[] = variants.map((variant, i) =>
+    const outcomes = variants.map((variant, i): VariantOutcome | undefined =>
       stored[i] ? { variant, status: 'skipped', variantKey: ids[i]!.key } : undefined,
     );
-    if (outcomes.every(Boolean)) return outcomes as VariantOutcome[];
-    if (deps.dryRun) return outcomes.map((o, i) => o ?? { variant: variants[i]!, status: 'would-render', variantKey: ids[i]!.key });
-    if (deps.abandon.aborted) return outcomes.map((o, i) => o ?? { variant: variants[i]!, status: 'abandoned', variantKey: ids[i]!.key });
-
-    const bytes = await store.getOriginal(task.key, etag);
-    if (!bytes) {
-      // Replaced or deleted since it was listed: render what is there now, once.
-      if (attempt > 0) throw new OriginalNotFoundError(relative);
-      return pregenerate({ key: task.key }, relative, variants, deps, attempt + 1);
+    if (outcomes.every(Boolean)) return { outcomes: outcomes as VariantOutcome[] };
+    if (deps.dryRun) {
+      return { outcomes: outcomes.map((o, i) => o ?? { variant: variants[i]!, status: 'would-render', variantKey: ids[i]!.key }) };
     }
-    if (bytes.length > config.maxOriginalBytes) throw originalTooLarge(bytes.length, config);
-    const limits = renderLimits(config);
-    let bytesIn = bytes.length;
-    // An original that cannot be decoded fails every variant the same way: found out once.
-    let unreadable: ImageServiceError | undefined;
-    const writes: Promise<void>[] = [];
-    for (const [i, variant] of variants.entries()) {
-      if (outcomes[i]) continue;
-      const id = ids[i]!;
-      if (unreadable) {
-        outcomes[i] = { variant, status: 'failed', variantKey: id.key, error: unreadable };
-        continue;
-      }
-      if (deps.abandon.aborted) {
-        outcomes[i] = { variant, status: 'abandoned', variantKey: id.key };
-        continue;
-      }
-      try {
-        const rendered = await renderVariant(bytes, variant.spec, limits);
-        if (deps.abandon.aborted) {
-          outcomes[i] = { variant, status: 'abandoned', variantKey: id.key };
-          continue;
-        }
-        // The write goes on while the next variant renders: S3 time hidden behind CPU time.
-        const counted = bytesIn;
-        bytesIn = 0;
-        writes.push(
-          store.putVariant(id.key, rendered.data, variantWrite(config, task.key, etag, id, rendered.contentType)).then(
-            () => {
-              // The original's bytes are counted once, with the first variant made from them.
-              outcomes[i] = { variant, status: 'done', variantKey: id.key, bytesIn: counted, bytesOut: rendered.data.length };
-            },
-            (error: unknown) => {
-              outcomes[i] = { variant, status: 'failed', variantKey: id.key, error: toServiceError(error) };
-            },
-          ),
-        );
-      } catch (error) {
-        const failure = toServiceError(error);
-        if (failure.code === 'unsupported_image' || failure.code === 'undecodable_image') unreadable = failure;
-        outcomes[i] = { variant, status: 'failed', variantKey: id.key, error: failure };
-      }
-    }
-    await Promise.all(writes);
-    return outcomes as VariantOutcome[];
+    return { pending: { key: task.key, relativeKey: relative, etag, ids, outcomes, attempt } };
+  } catch (error) {
+    return { outcomes: failAll(variants, error) };
   }
 }
 
-/** The key as a URL names it; a key no URL could request would make variants nobody can read. */
-function relativeKey(key: string, config: Config): string {
-  if (!key.startsWith(config.originalsPrefix)) {
-    throw new OriginalOutsidePrefixError(key, config.originalsPrefix);
+/** Reads the original once and renders and stores every variant the check found missing. */
+export async function renderMissing(pending: PendingOriginal, deps: PregenerateDeps): Promise<VariantOutcome[]> {
+  const { config, store, variants } = deps;
+  const outcomes = [...pending.outcomes];
+  const abandonRest = () => outcomes.map((o, i) => o ?? { variant: variants[i]!, status: 'abandoned' as const, variantKey: pending.ids[i]!.key });
+  if (deps.abandon.aborted) return abandonRest();
+  let bytes: Buffer | undefined;
+  try {
+    bytes = await store.getOriginal(pending.key, pending.etag);
+    if (!bytes) {
+      // Replaced or deleted since it was listed: check again and render what is there now, once.
+      if (pending.attempt > 0) throw new OriginalNotFoundError(pending.relativeKey);
+      const again = await checkOriginal({ key: pending.key }, deps, pending.attempt + 1);
+      return 'pending' in again ? renderMissing(again.pending, deps) : again.outcomes;
+    }
+    if (bytes.length > config.maxOriginalBytes) throw originalTooLarge(bytes.length, config);
+  } catch (error) {
+    return outcomes.map((o, i) => o ?? { variant: variants[i]!, status: 'failed' as const, variantKey: pending.ids[i]!.key, error: toServiceError(error) });
   }
-  return validateKey(key.slice(config.originalsPrefix.length), requestRules(config));
+
+  const limits = renderLimits(config);
+  let bytesIn = bytes.length;
+  // An original that cannot be decoded fails every variant the same way: found out once.
+  let unreadable: ImageServiceError | undefined;
+  const writes: Promise<void>[] = [];
+  for (const [i, variant] of variants.entries()) {
+    if (outcomes[i]) continue;
+    const id = pending.ids[i]!;
+    if (unreadable) {
+      outcomes[i] = { variant, status: 'failed', variantKey: id.key, error: unreadable };
+      continue;
+    }
+    try {
+      const rendered = deps.abandon.aborted ? undefined : await renderVariant(bytes, variant.spec, limits);
+      if (!rendered || deps.abandon.aborted) {
+        outcomes[i] = { variant, status: 'abandoned', variantKey: id.key };
+        continue;
+      }
+      // The original's bytes are counted once, with the first variant made from them.
+      const counted = bytesIn;
+      bytesIn = 0;
+      // The write goes on while the next variant renders: S3 time hidden behind CPU time.
+      writes.push(
+        store.putVariant(id.key, rendered.data, variantWrite(config, pending.key, pending.etag, id, rendered.contentType)).then(
+          () => {
+            outcomes[i] = { variant, status: 'done', variantKey: id.key, bytesIn: counted, bytesOut: rendered.data.length };
+          },
+          (error: unknown) => {
+            outcomes[i] = { variant, status: 'failed', variantKey: id.key, error: toServiceError(error) };
+          },
+        ),
+      );
+    } catch (error) {
+      const failure = toServiceError(error);
+      if (failure.code === 'unsupported_image' || failure.code === 'undecodable_image') unreadable = failure;
+      outcomes[i] = { variant, status: 'failed', variantKey: id.key, error: failure };
+    }
+  }
+  await Promise.all(writes);
+  return outcomes as VariantOutcome[];
 }
 
 class OriginalOutsidePrefixError extends InvalidRequestError {
   constructor(key: string, prefix: string) {
     super('outside_originals_prefix', `The key "${key.slice(0, 200)}" is not under the originals prefix "${prefix}".`);
   }
+}
+
+/** The key as a URL names it; a key no URL could request would make variants nobody can read. */
+function relativeKey(key: string, config: Config): string {
+  if (!key.startsWith(config.originalsPrefix)) throw new OriginalOutsidePrefixError(key, config.originalsPrefix);
+  return validateKey(key.slice(config.originalsPrefix.length), requestRules(config));
 }
