@@ -5,8 +5,12 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeImage } from '../scripts/samples.js';
+import { parseBatchArgs } from '../src/batch/job.js';
+import { runTaskInput } from '../src/batch/launch-task.js';
+import { planJob } from '../src/batch/start-job.js';
 import { loadConfig } from '../src/config.js';
 import { freePort, startStack, type Stack } from '../scripts/stack.mjs';
+import { startEcsStub, TASK_ARN } from './support/ecs-stub.js';
 
 /**
  * The Serverless Framework paths, as a contributor and an operator use them: `sls package`,
@@ -34,6 +38,13 @@ const baseEnv = {
 /** The seeded local S3 of `npm run s3`, on a free port. */
 const startLocalS3Only = () =>
   startStack({ s3Port: 0, httpPort: 0, lambdaPort: 0, originalsBucket: 'originals', variantsBucket: 'variants', s3Only: true, log: () => {} });
+
+const startBatchEvent = JSON.parse(readFileSync(join(ROOT, 'events/start-batch.json'), 'utf8'));
+/** A statement list as `action resource` lines, one per pair. */
+const grantsOf = (statements: any[]) =>
+  statements.flatMap((s) => [s.Action].flat().flatMap((a: string) => [s.Resource].flat().map((r: unknown) => `${a} ${JSON.stringify(r)}`)));
+const statementsOf = (role: any): any[] => role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);
+const arnJoin = (tail: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ecs:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, tail]] });
 
 afterAll(() => {
   for (const name of readdirSync(tmpdir())) {
@@ -141,6 +152,226 @@ describe('sls package', () => {
     });
     expect(config.s3.endpoint).toBeUndefined();
     expect(template.Resources.VariantsBucket.Condition).toBe('SeparateVariantsBucket');
+
+    const batch = loadConfig(template.Resources.StartBatchLambdaFunction.Properties.Environment.Variables).batch;
+    expect(batch).toMatchObject({
+      cluster: 'image-resizer-prod-batch',
+      taskDefinition: 'image-resizer-prod-batch',
+      containerName: 'worker',
+      subnets: [],
+      securityGroups: [],
+      assignPublicIp: false,
+      reportsPrefix: 'batch-reports/',
+      launchDryRun: false,
+    });
+    expect(batch.ecsEndpoint).toBeUndefined();
+  });
+
+  it('declares the batch worker: scanned image repository with a lifecycle, Fargate cluster, task definition, logs', () => {
+    const resources = template.Resources;
+    const repository = resources.BatchRepository;
+    expect(repository.Type).toBe('AWS::ECR::Repository');
+    expect(repository.Properties.ImageScanningConfiguration).toEqual({ ScanOnPush: true });
+    const rules = JSON.parse(repository.Properties.LifecyclePolicy.LifecyclePolicyText).rules;
+    expect(rules.map((r: any) => [r.rulePriority, r.selection.tagStatus, r.selection.countType, r.selection.countNumber, r.action.type])).toEqual([
+      [1, 'untagged', 'sinceImagePushed', 7, 'expire'],
+      [2, 'any', 'imageCountMoreThan', 10, 'expire'],
+    ]);
+
+    expect(resources.BatchCluster).toMatchObject({
+      Type: 'AWS::ECS::Cluster',
+      Properties: {
+        ClusterName: 'image-resizer-prod-batch',
+        CapacityProviders: ['FARGATE', 'FARGATE_SPOT'],
+        DefaultCapacityProviderStrategy: [{ CapacityProvider: 'FARGATE', Weight: 1 }],
+      },
+    });
+
+    const task = resources.BatchTaskDefinition;
+    expect(task.Type).toBe('AWS::ECS::TaskDefinition');
+    expect(task.Properties).toMatchObject({
+      Family: 'image-resizer-prod-batch',
+      NetworkMode: 'awsvpc',
+      RequiresCompatibilities: ['FARGATE'],
+      Cpu: '2048',
+      Memory: '4096',
+      RuntimePlatform: { CpuArchitecture: 'X86_64', OperatingSystemFamily: 'LINUX' },
+      ExecutionRoleArn: { 'Fn::GetAtt': ['BatchExecutionRole', 'Arn'] },
+      TaskRoleArn: { 'Fn::GetAtt': ['BatchTaskRole', 'Arn'] },
+    });
+    expect(task.Properties.ContainerDefinitions).toHaveLength(1);
+    const [container] = task.Properties.ContainerDefinitions;
+    expect(container).toMatchObject({
+      Name: 'worker',
+      Essential: true,
+      StopTimeout: 120,
+      // Packaging needs no Docker: the image is this stack's repository unless a param names another.
+      Image: { 'Fn::If': ['UseStackBatchImage', { 'Fn::Join': ['', [{ 'Fn::GetAtt': ['BatchRepository', 'RepositoryUri'] }, ':latest']] }, ''] },
+      LogConfiguration: {
+        LogDriver: 'awslogs',
+        Options: { 'awslogs-group': { Ref: 'BatchLogGroup' }, 'awslogs-region': { Ref: 'AWS::Region' }, 'awslogs-stream-prefix': 'batch' },
+      },
+    });
+    expect(template.Conditions.UseStackBatchImage).toEqual({ 'Fn::Equals': ['', ''] });
+    expect(resources.BatchLogGroup).toMatchObject({ Type: 'AWS::Logs::LogGroup', Properties: { RetentionInDays: 30 } });
+
+    // What decides a variant's key, bytes and metadata is the resize function's own value.
+    const workerEnv = Object.fromEntries(container.Environment.map((e: any) => [e.Name, e.Value]));
+    const resizeEnv = resources.ResizeLambdaFunction.Properties.Environment.Variables;
+    const shared = Object.keys(workerEnv).filter((name) => !['POWERTOOLS_SERVICE_NAME', 'AWS_REGION', 'BATCH_REPORTS_PREFIX'].includes(name));
+    expect(shared.sort()).toEqual(
+      ['ORIGINALS_BUCKET', 'VARIANTS_BUCKET', 'ORIGINALS_PREFIX', 'VARIANTS_PREFIX', 'PRESETS', 'DEFAULT_QUALITY', 'CACHE_MAX_AGE', 'MAX_ORIGINAL_BYTES',
+        'MAX_INPUT_PIXELS', 'MAX_OUTPUT_PIXELS', 'MAX_FRAMES', 'PROCESSING_TIMEOUT_MS', 'ALLOW_SVG', 'ALLOWLIST', 'ALLOWED_WIDTHS', 'ALLOWED_HEIGHTS',
+        'SNAP_WIDTHS', 'POWERTOOLS_LOG_LEVEL'].sort(),
+    );
+    for (const name of shared) expect([name, workerEnv[name]]).toEqual([name, resizeEnv[name]]);
+    expect(workerEnv.AWS_REGION).toEqual({ Ref: 'AWS::Region' });
+    expect(workerEnv.BATCH_REPORTS_PREFIX).toBe(resources.StartBatchLambdaFunction.Properties.Environment.Variables.BATCH_REPORTS_PREFIX);
+
+    expect(Object.keys(template.Outputs)).toEqual(expect.arrayContaining(['BatchRepositoryUri', 'BatchClusterName', 'BatchTaskDefinitionArn']));
+    expect(template.Outputs.BatchRepositoryUri.Value).toEqual({ 'Fn::GetAtt': ['BatchRepository', 'RepositoryUri'] });
+    expect(template.Outputs.BatchClusterName.Value).toEqual({ Ref: 'BatchCluster' });
+    expect(template.Outputs.BatchTaskDefinitionArn.Value).toEqual({ Ref: 'BatchTaskDefinition' });
+  });
+
+  it('lets the worker read originals and manifests and write only variants and reports; ECS only pull and log', () => {
+    const resources = template.Resources;
+    const trust = (role: any) => role.Properties.AssumeRolePolicyDocument.Statement.map((s: any) => s.Principal.Service);
+    expect(trust(resources.BatchTaskRole)).toEqual(['ecs-tasks.amazonaws.com']);
+    expect(trust(resources.BatchExecutionRole)).toEqual(['ecs-tasks.amazonaws.com']);
+
+    const worker = statementsOf(resources.BatchTaskRole);
+    expect(worker.every((s) => s.Effect === 'Allow' && s.Condition === undefined)).toBe(true);
+    expect(grantsOf(worker).sort()).toEqual(
+      [
+        's3:GetObject "arn:aws:s3:::image-resizer-prod-originals/*"',
+        's3:ListBucket "arn:aws:s3:::image-resizer-prod-originals"',
+        's3:GetObject "arn:aws:s3:::image-resizer-prod-variants/*"',
+        's3:PutObject "arn:aws:s3:::image-resizer-prod-variants/*"',
+        's3:GetObject "arn:aws:s3:::image-resizer-prod-variants/batch-reports/*"',
+        's3:PutObject "arn:aws:s3:::image-resizer-prod-variants/batch-reports/*"',
+        's3:GetObject "arn:aws:s3:::image-resizer-prod-variants/batch-manifests/*"',
+        's3:ListBucket "arn:aws:s3:::image-resizer-prod-variants"',
+        's3:ListBucket "arn:aws:s3:::image-resizer-prod-variants"',
+      ].sort(),
+    );
+    // Never a delete, never a write anywhere in the originals bucket.
+    expect(new Set(worker.flatMap((s) => [s.Action].flat()))).toEqual(new Set(['s3:GetObject', 's3:PutObject', 's3:ListBucket']));
+    expect(grantsOf(worker).filter((g) => g.includes('-originals') && !/^s3:(GetObject|ListBucket) /.test(g))).toEqual([]);
+
+    expect(grantsOf(statementsOf(resources.BatchExecutionRole)).sort()).toEqual(
+      [
+        'ecr:GetAuthorizationToken "*"',
+        'ecr:BatchCheckLayerAvailability {"Fn::GetAtt":["BatchRepository","Arn"]}',
+        'ecr:GetDownloadUrlForLayer {"Fn::GetAtt":["BatchRepository","Arn"]}',
+        'ecr:BatchGetImage {"Fn::GetAtt":["BatchRepository","Arn"]}',
+        'logs:CreateLogStream {"Fn::GetAtt":["BatchLogGroup","Arn"]}',
+        'logs:PutLogEvents {"Fn::GetAtt":["BatchLogGroup","Arn"]}',
+      ].sort(),
+    );
+  });
+
+  it('gives startBatch a role of its own that may only start the worker task and hand it its roles', () => {
+    const resources = template.Resources;
+    const fn = resources.StartBatchLambdaFunction.Properties;
+    expect(fn).toMatchObject({ Handler: 'handlers/start-batch.handler', Runtime: 'nodejs22.x', Role: { 'Fn::GetAtt': ['StartBatchRole', 'Arn'] } });
+    // An asynchronous invocation that failed is not retried: a retry could start the job twice.
+    expect(resources.StartBatchLambdaEvConf.Properties.MaximumRetryAttempts).toBe(0);
+    expect(resources.StartBatchRole.Properties.AssumeRolePolicyDocument.Statement.map((s: any) => s.Principal.Service)).toEqual(['lambda.amazonaws.com']);
+    expect(statementsOf(resources.StartBatchRole)).toEqual([
+      { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: { 'Fn::GetAtt': ['StartBatchLogGroup', 'Arn'] } },
+      {
+        Effect: 'Allow',
+        Action: 'ecs:RunTask',
+        Resource: arnJoin(':task-definition/image-resizer-prod-batch:*'),
+        Condition: { ArnEquals: { 'ecs:cluster': { 'Fn::GetAtt': ['BatchCluster', 'Arn'] } } },
+      },
+      {
+        Effect: 'Allow',
+        Action: 'ecs:TagResource',
+        Resource: arnJoin(':task/image-resizer-prod-batch/*'),
+        Condition: { StringEquals: { 'ecs:CreateAction': 'RunTask' } },
+      },
+      {
+        Effect: 'Allow',
+        Action: 'iam:PassRole',
+        Resource: [{ 'Fn::GetAtt': ['BatchTaskRole', 'Arn'] }, { 'Fn::GetAtt': ['BatchExecutionRole', 'Arn'] }],
+        Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+      },
+    ]);
+    // And the resize function's role gained nothing from it.
+    const resize = grantsOf(statementsOf(resources.IamRoleLambdaExecution));
+    expect(resize.filter((g) => /^(ecs|iam|ecr):/.test(g))).toEqual([]);
+  });
+
+  it('starts the task definition’s container with the job’s options as its command, as the worker there reads them', () => {
+    const resources = template.Resources;
+    const config = loadConfig(resources.StartBatchLambdaFunction.Properties.Environment.Variables);
+    const plan = planJob(startBatchEvent, config);
+    const input = runTaskInput(plan, config.batch);
+    const task = resources.BatchTaskDefinition.Properties;
+    const [container] = task.ContainerDefinitions;
+    expect(input.cluster).toBe(resources.BatchCluster.Properties.ClusterName);
+    expect(input.taskDefinition).toBe(task.Family);
+    expect(input.overrides!.containerOverrides).toEqual([{ name: container.Name, command: plan.args }]);
+    // The image's ENTRYPOINT (node worker.cjs) stays; the override replaces only its CMD (--help).
+    expect(container.Command).toBeUndefined();
+    expect(container.EntryPoint).toBeUndefined();
+    expect(readFileSync(join(ROOT, 'Dockerfile'), 'utf8')).toMatch(/^ENTRYPOINT \["node", "worker\.cjs"\]$/m);
+    expect(plan.args).toEqual(['--prefix', 'photos/', '--preset', 'thumb', '--preset', 'card', '--job-id', plan.jobId]);
+
+    const workerEnv = Object.fromEntries(container.Environment.filter((e: any) => typeof e.Value === 'string').map((e: any) => [e.Name, e.Value]));
+    const job = parseBatchArgs(input.overrides!.containerOverrides![0]!.command!, loadConfig(workerEnv));
+    expect(job.jobId).toBe(plan.jobId);
+    expect(`s3://${job.report.bucket}/${job.report.reportKey}`).toBe(plan.report);
+  });
+
+  it('runs the packaged startBatch under plain Node against an ECS stand-in', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'package-run-'));
+    const ecs = await startEcsStub();
+    try {
+      await run('unzip', ['-q', join(out, 'image-resizer.zip'), 'handlers/start-batch.js', '-d', dir]);
+      const script = `
+        const { handler } = require(${JSON.stringify(join(dir, 'handlers/start-batch.js'))});
+        handler(${JSON.stringify(startBatchEvent)}).then((r) => console.log(JSON.stringify(r)), (e) => { console.log(JSON.stringify({ error: e.message })); });
+      `;
+      const env = {
+        ...baseEnv,
+        ...template.Resources.StartBatchLambdaFunction.Properties.Environment.Variables,
+        BATCH_SUBNETS: 'subnet-0123',
+        ECS_ENDPOINT: ecs.endpoint,
+      };
+      const { stdout } = await run(process.execPath, ['-e', script], { cwd: dir, env, timeout: 60_000 });
+      const result = JSON.parse(stdout.trim().split('\n').pop()!);
+      expect(result).toMatchObject({ taskArn: TASK_ARN, report: `s3://image-resizer-prod-variants/batch-reports/${result.jobId}/report.jsonl` });
+      expect(ecs.requests.map((r) => [r.target, r.body.cluster, r.body.taskDefinition, r.body.networkConfiguration.awsvpcConfiguration.subnets])).toEqual([
+        ['AmazonEC2ContainerServiceV20141113.RunTask', 'image-resizer-prod-batch', 'image-resizer-prod-batch', ['subnet-0123']],
+      ]);
+    } finally {
+      await ecs.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
+});
+
+describe('stage params of the batch worker', () => {
+  let resolved: any;
+  beforeAll(async () => {
+    const { stdout } = await run(
+      SLS,
+      ['print', '--stage', 'prod', '--format', 'json', '--param=batchSubnets=subnet-a,subnet-b', '--param=batchSecurityGroups=sg-1', '--param=batchAssignPublicIp=true'],
+      { cwd: ROOT, env: { ...baseEnv, BATCH_IMAGE: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/resizer:v7', BATCH_CPU: '4096', BATCH_MEMORY_MB: '8192' }, timeout: 60_000 },
+    );
+    resolved = JSON.parse(stdout);
+  }, 70_000);
+
+  it('reach startBatch’s environment and the task definition', () => {
+    const batch = loadConfig({ ...resolved.provider.environment, ...resolved.functions.startBatch.environment }).batch;
+    expect(batch).toMatchObject({ subnets: ['subnet-a', 'subnet-b'], securityGroups: ['sg-1'], assignPublicIp: true });
+    const task = resolved.resources.Resources.BatchTaskDefinition.Properties;
+    expect([task.Cpu, task.Memory]).toEqual(['4096', '8192']);
+    expect(resolved.resources.Conditions.UseStackBatchImage).toEqual({ 'Fn::Equals': ['123456789012.dkr.ecr.eu-west-1.amazonaws.com/resizer:v7', ''] });
+    expect(task.ContainerDefinitions[0].Image['Fn::If'][2]).toBe('123456789012.dkr.ecr.eu-west-1.amazonaws.com/resizer:v7');
   });
 });
 
@@ -151,7 +382,7 @@ describe('sls invoke local with every sample event', () => {
   });
   afterAll(() => stack?.close());
 
-  const expected: Record<string, { status: number; type?: string; cache?: string }> = {
+  const resizeEvents: Record<string, { status: number; type?: string; cache?: string }> = {
     'resize-query.json': { status: 200, type: 'image/webp' },
     'classic-path.json': { status: 200, type: 'image/jpeg' },
     'auto-format.json': { status: 200, type: 'image/avif' },
@@ -161,11 +392,13 @@ describe('sls invoke local with every sample event', () => {
     'invalid-param.json': { status: 400, type: 'application/json; charset=utf-8' },
   };
 
+  const startBatchEvents = ['start-batch.json'];
+
   it('has an expectation for each file in events/', () => {
-    expect(readdirSync(join(ROOT, 'events')).sort()).toEqual(Object.keys(expected).sort());
+    expect(readdirSync(join(ROOT, 'events')).sort()).toEqual([...Object.keys(resizeEvents), ...startBatchEvents].sort());
   });
 
-  it.each(Object.entries(expected))('%s', async (file, want) => {
+  it.each(Object.entries(resizeEvents))('resize: %s', async (file, want) => {
     const { stdout } = await run(SLS, ['invoke', 'local', '-f', 'resize', '-p', `events/${file}`], {
       cwd: ROOT,
       env: { ...baseEnv, S3_ENDPOINT: stack.s3.endpoint },
@@ -179,6 +412,48 @@ describe('sls invoke local with every sample event', () => {
     if (want.cache) expect(response.headers['X-Cache']).toBe(want.cache);
     if (want.status === 200) expect(response.isBase64Encoded).toBe(true);
     else expect(JSON.parse(response.body).error.code).toMatch(/^[a-z_]+$/);
+  }, 130_000);
+
+  const invokeStartBatch = async (env: Record<string, string>) => {
+    const { stdout } = await run(SLS, ['invoke', 'local', '-f', 'startBatch', '-p', 'events/start-batch.json'], {
+      cwd: ROOT,
+      env: { ...baseEnv, ...env },
+      timeout: 120_000,
+    });
+    return JSON.parse(stdout.slice(stdout.indexOf('{\n')));
+  };
+
+  it('startBatch: start-batch.json without ECS_ENDPOINT is a dry run that shows the RunTask input', async () => {
+    const result = await invokeStartBatch({});
+    const args = ['--prefix', 'photos/', '--preset', 'thumb', '--preset', 'card', '--job-id', result.jobId];
+    expect(result).toMatchObject({
+      dryRun: true,
+      report: `s3://variants/batch-reports/${result.jobId}/report.jsonl`,
+      args,
+      runTaskInput: {
+        cluster: 'image-resizer-local-batch',
+        taskDefinition: 'image-resizer-local-batch',
+        count: 1,
+        capacityProviderStrategy: [{ capacityProvider: 'FARGATE', weight: 1 }],
+        overrides: { containerOverrides: [{ name: 'worker', command: args }] },
+      },
+    });
+  }, 130_000);
+
+  it('startBatch: start-batch.json with ECS_ENDPOINT starts the task there', async () => {
+    const ecs = await startEcsStub();
+    try {
+      const result = await invokeStartBatch({ ECS_ENDPOINT: ecs.endpoint, BATCH_SUBNETS: 'subnet-local' });
+      expect(result).toMatchObject({ taskArn: TASK_ARN, jobId: expect.any(String) });
+      expect(ecs.requests).toHaveLength(1);
+      expect(ecs.requests[0]!.body).toMatchObject({
+        cluster: 'image-resizer-local-batch',
+        networkConfiguration: { awsvpcConfiguration: { subnets: ['subnet-local'] } },
+        overrides: { containerOverrides: [{ name: 'worker', command: result.args }] },
+      });
+    } finally {
+      await ecs.close();
+    }
   }, 130_000);
 });
 
