@@ -37,6 +37,8 @@ export interface ChildOptions {
   readonly timeoutMs: number;
   /** Lines other than the report go here (progress, errors); dropped when absent. */
   readonly log?: (line: string) => void;
+  /** Called with the child's pid once it is spawned (to watch it in /proc while it runs). */
+  readonly onSpawn?: (pid: number) => void;
 }
 
 function track(child: ChildProcess, timeoutMs: number, what: string) {
@@ -81,6 +83,7 @@ export function runChild<T>(command: string, args: readonly string[], options: C
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     track(child, options.timeoutMs, command);
+    if (child.pid !== undefined) options.onSpawn?.(child.pid);
     let report: T | undefined;
     const tail: string[] = [];
     lines(
@@ -166,6 +169,7 @@ export function runCommand(
     const started = performance.now();
     const child = spawn(command, args, { cwd: options.cwd ?? ROOT, env: childEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
     track(child, options.timeoutMs, command);
+    if (child.pid !== undefined) options.onSpawn?.(child.pid);
     const tail: string[] = [];
     lines(child, () => undefined, (line) => {
       tail.push(line);

@@ -1,3 +1,6 @@
+import type { BatchResult } from './batch.js';
+import type { BatchCostResult } from './batch-cost.js';
+import { BATCH_TARGET, batchTables } from './batch-report.js';
 import type { CostResult } from './cost.js';
 import type { FreshResult, FreshStats } from './fresh.js';
 import type { HttpResult, LoadRun } from './http.js';
@@ -44,7 +47,7 @@ function target(section: string, name: string, value: number, limit: number, kin
   return { section, name, value, limit, kind, pass };
 }
 
-export function collectTargets(inProcess?: InProcessResult, http?: HttpResult, fresh?: FreshResult): Target[] {
+export function collectTargets(inProcess?: InProcessResult, http?: HttpResult, fresh?: FreshResult, batch?: BatchResult): Target[] {
   const out: Target[] = [];
   for (const m of inProcess?.misses ?? []) {
     out.push(target('1 miss', `${m.label}: handler / raw sharp`, ratio(m.handler.median, m.rawSharp.median), m.target, 'max'));
@@ -70,6 +73,9 @@ export function collectTargets(inProcess?: InProcessResult, http?: HttpResult, f
   for (const c of fresh?.cases ?? []) {
     out.push(target('5 cold', `${c.label}: start→response handler / bare imports`, ratio(c.handler.wallMs.median, c.bare.wallMs.median), 1.2, 'max'));
   }
+  if (batch) {
+    out.push(target('6 batch', `${batch.originals} × ${batch.specs.length} variants, c=${batch.concurrency}: worker images/s / raw sharp images/s`, batch.ratio, BATCH_TARGET, 'min'));
+  }
   return out;
 }
 
@@ -85,6 +91,8 @@ export function buildTables(
   http?: HttpResult,
   fresh?: FreshResult,
   cost?: CostResult,
+  batch?: BatchResult,
+  batchCost?: BatchCostResult,
 ): Table[] {
   const tables: Table[] = [];
   const verdictOf = (name: string) => {
@@ -246,6 +254,7 @@ export function buildTables(
       notes: [`Recommended: ${cost.recommendation.memoryMb} MB.`, ...cost.recommendation.reasons],
     });
   }
+  if (batch) tables.push(...batchTables(batch, verdictOf(`${batch.originals} × ${batch.specs.length} variants`), batchCost));
   tables.push({
     title: 'Targets',
     head: ['section', 'ratio', 'value', 'target', ''],

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { killAllChildren, localS3Env, ROOT, runChild, startServer, TSX, type Server } from './children.js';
 import { loadCorpus } from './corpus.js';
+import { batchSection, type BatchResult } from './batch.js';
+import { batchCosts, type BatchCostResult } from './batch-cost.js';
 import { costs, type CostResult } from './cost.js';
 import { freshSection, readMemorySize, type FreshResult } from './fresh.js';
 import { httpSection, type HttpResult } from './http.js';
@@ -13,20 +15,22 @@ import { buildTables, collectTargets, machineLine, renderMarkdown, renderText, t
 /**
  * `npm run bench`: builds (or finds) the corpus, then measures, each against its baseline from the
  * same run: 1–2 misses and hits in process, 4–5 fresh processes (memory, cold start, package
- * size), 3 the HTTP stack under load next to ipx. Prints the tables and writes the same figures
+ * size), 3 the HTTP stack under load next to ipx, 6 the batch worker next to raw sharp (with its
+ * cost per million variants on Fargate and on Lambda). Prints the tables and writes the same figures
  * to .bench/results.json (and .bench/results.md). Everything stays on 127.0.0.1; every child
  * process is bounded; the whole run stops itself after 9.5 minutes.
  *
- *   npm run bench                  the full run (about 5 minutes on 2 cores)
+ *   npm run bench                  the full run (about 6 minutes on 2 cores)
  *   npm run bench -- --quick       a smoke run with few samples (figures not meaningful)
- *   npm run bench -- --only=inproc,fresh,http
+ *   npm run bench -- --only=inproc,fresh,http,batch
  */
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const only = new Set((args.find((a) => a.startsWith('--only='))?.slice(7) ?? 'inproc,fresh,http').split(','));
+const only = new Set((args.find((a) => a.startsWith('--only='))?.slice(7) ?? 'inproc,fresh,http,batch').split(','));
 const OUT = join(ROOT, '.bench');
 const WORK = join(OUT, 'work');
 const DEADLINE_MS = 570_000;
+const BATCH_BUDGET_MS = 120_000;
 
 const t0 = performance.now();
 // Every child inherits this: the SDK's notice about Node < 22 (Lambda runs 22) is only noise here.
@@ -52,6 +56,8 @@ const results: {
   fresh?: FreshResult;
   http?: HttpResult;
   cost?: CostResult;
+  batch?: BatchResult;
+  batchCost?: BatchCostResult;
   errors: string[];
   seconds?: number;
 } = { machine, quick, memoryMb: readMemorySize(), errors: [] };
@@ -62,8 +68,8 @@ const servers: Server<unknown>[] = [];
 function write(): void {
   results.machine = { ...machine, load: { ...machine.load, end: loadavg()[0]! } };
   results.seconds = Math.round((performance.now() - t0) / 1000);
-  const targets = collectTargets(results.inProcess, results.http, results.fresh);
-  const tables = buildTables(results.machine, targets, results.inProcess, results.http, results.fresh, results.cost);
+  const targets = collectTargets(results.inProcess, results.http, results.fresh, results.batch);
+  const tables = buildTables(results.machine, targets, results.inProcess, results.http, results.fresh, results.cost, results.batch, results.batchCost);
   mkdirSync(OUT, { recursive: true });
   writeFileSync(join(OUT, 'results.json'), `${JSON.stringify({ ...results, targets }, null, 2)}\n`);
   writeFileSync(
@@ -161,6 +167,13 @@ try {
     results.http = await section('over HTTP (3)', () =>
       httpSection({ corpus, tree: tree!, work: WORK, quick, missMs: { large: median('p16-webp800', 200), small: median('p3-jpeg320', 25) }, log }),
     );
+  }
+  // The batch section takes about a minute (30 s with --quick): started only if it can finish.
+  if (only.has('batch') && performance.now() - t0 > DEADLINE_MS - BATCH_BUDGET_MS) {
+    results.errors.push(`batch worker (6): skipped, less than ${BATCH_BUDGET_MS / 1000} s left before the deadline`);
+  } else if (only.has('batch')) {
+    results.batch = await section('batch worker (6)', () => batchSection({ corpus, tree: tree!, work: WORK, quick, log }));
+    if (results.batch) results.batchCost = batchCosts(results.batch, results.memoryMb);
   }
   if (results.inProcess) results.cost = costs(results.memoryMb, results.inProcess, results.fresh);
 } catch (error) {
