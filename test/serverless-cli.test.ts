@@ -513,6 +513,26 @@ describe('over HTTP through the npm start stack', () => {
     const legacy = await get('/photos/landscape.jpg?w=200&fm=auto', { accept: '*/*' });
     expect(legacy.headers.get('content-type')).toBe('image/jpeg');
   });
+
+  it('npm run batch pre-generates into this stack’s S3, and the API then answers hits', async () => {
+    // `npm run batch` is `tsx scripts/batch.mts`; S3_ENDPOINT names this stack's S3 (on a free
+    // port) where a contributor's `npm start` would be on 4569, the script's default.
+    const { stdout } = await run(join(ROOT, 'node_modules/.bin/tsx'), ['scripts/batch.mts', '--prefix', 'photos/', '--preset', 'card', '--spec', 'w=333&fm=webp'], {
+      cwd: ROOT,
+      env: { ...baseEnv, S3_ENDPOINT: stack.s3.endpoint, ORIGINALS_BUCKET: 'originals', VARIANTS_BUCKET: 'variants', BATCH_PROGRESS_SECONDS: '1' },
+      timeout: 120_000,
+    });
+    const summary = JSON.parse(stdout.trim().split('\n').pop()!);
+    expect(summary).toMatchObject({ status: 'complete', exitCode: 0, failed: 0 });
+    // card is fm=auto: AVIF, WebP and the fallback per original, plus the one WebP spec.
+    expect(summary.done + summary.skipped).toBe(summary.originals * 4);
+    expect(summary.report).toMatch(/^s3:\/\/variants\/.*report\.jsonl$/);
+    const hit = await get('/photos/landscape.jpg?fm=webp&w=333');
+    expect(hit.headers.get('x-cache')).toBe('hit');
+    for (const accept of ['image/avif,image/webp,*/*', 'image/webp,*/*', '*/*']) {
+      expect((await get('/photos/landscape.jpg?preset=card', { accept })).headers.get('x-cache')).toBe('hit');
+    }
+  }, 130_000);
 });
 
 /**
