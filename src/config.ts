@@ -86,6 +86,15 @@ const envSchema = z.object({
   BATCH_SECURITY_GROUPS: optionalString,
   BATCH_ASSIGN_PUBLIC_IP: z.optional(bool),
   ECS_ENDPOINT: optionalString,
+  // Production edge (README "Deploy"): syncVariants, CloudFront, the origin-verify header.
+  EAGER_PRESETS: optionalString,
+  CDN_DISTRIBUTION_ID: optionalString,
+  CLOUDFRONT_ENDPOINT: optionalString,
+  CDN_MAX_AGE: z.pipe(z.transform(blankToUndefined), z.optional(z.coerce.number().check(z.refine(Number.isInteger, 'expected an integer'), z.minimum(0), z.maximum(10 * 365 * 24 * 3600)))),
+  ERROR_MAX_AGE: int(0, 3600, 60),
+  ORIGIN_VERIFY_SECRET: optionalString,
+  ORIGIN_VERIFY_SECRET_ID: optionalString,
+  ORIGIN_VERIFY_SSM_PARAMETER: optionalString,
   // Set by `sls invoke local` and serverless-offline: point at the project's local S3 by default.
   IS_LOCAL: optionalString,
   IS_OFFLINE: optionalString,
@@ -125,6 +134,25 @@ export interface BatchSettings {
   readonly launchDryRun: boolean;
 }
 
+/** What the CDN in front needs from the function, and what `syncVariants` does beyond deleting. */
+export interface EdgeSettings {
+  /** CloudFront distribution whose cached URLs `syncVariants` invalidates; unset: no CDN. */
+  readonly distributionId?: string;
+  /** A stand-in for CloudFront (tests, `sls invoke local`); AWS's own endpoint when unset. */
+  readonly cloudfrontEndpoint?: string;
+  readonly region: string;
+  /** Only with a stand-in endpoint. */
+  readonly cloudfrontCredentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  /** `s-maxage` of image responses (the CDN's lifetime, apart from browsers' `max-age`); unset: none. */
+  readonly cdnMaxAge?: number;
+  /** `max-age` of 4xx error responses (5xx are never cached). */
+  readonly errorMaxAge: number;
+  /** The secret CloudFront sends in `X-Origin-Verify`; `none`: the header is not required. */
+  readonly originVerify: SecretsSource;
+  /** Presets rendered by `syncVariants` as soon as an original is uploaded. */
+  readonly eagerPresets: readonly string[];
+}
+
 export interface Config {
   readonly originalsBucket: string;
   readonly originalsPrefix: string;
@@ -150,6 +178,7 @@ export interface Config {
   readonly allowSvg: boolean;
   readonly cors: CorsPolicy;
   readonly batch: BatchSettings;
+  readonly edge: EdgeSettings;
 }
 
 function sizeList(name: string, value: string | undefined): number[] {
@@ -258,6 +287,38 @@ function batchSettings(e: z.infer<typeof envSchema>, variantsPrefix: string): Ba
   });
 }
 
+function originVerifySource(e: z.infer<typeof envSchema>): SecretsSource {
+  const given = [e.ORIGIN_VERIFY_SECRET, e.ORIGIN_VERIFY_SECRET_ID, e.ORIGIN_VERIFY_SSM_PARAMETER].filter(Boolean);
+  if (given.length > 1) {
+    throw new ConfigError('Invalid configuration: set only one of ORIGIN_VERIFY_SECRET, ORIGIN_VERIFY_SECRET_ID, ORIGIN_VERIFY_SSM_PARAMETER');
+  }
+  if (e.ORIGIN_VERIFY_SECRET) return { kind: 'inline', secrets: parseSecrets(e.ORIGIN_VERIFY_SECRET, 'Invalid configuration: ORIGIN_VERIFY_SECRET') };
+  if (e.ORIGIN_VERIFY_SECRET_ID) return { kind: 'secrets-manager', id: e.ORIGIN_VERIFY_SECRET_ID };
+  if (e.ORIGIN_VERIFY_SSM_PARAMETER) return { kind: 'ssm', name: e.ORIGIN_VERIFY_SSM_PARAMETER };
+  return { kind: 'none' };
+}
+
+function edgeSettings(e: z.infer<typeof envSchema>, presets: Presets): EdgeSettings {
+  const eagerPresets = list(e.EAGER_PRESETS).map((name) => name.toLowerCase());
+  const unknown = eagerPresets.filter((name) => !presets.has(name));
+  if (unknown.length > 0) {
+    throw new ConfigError(`Invalid configuration: EAGER_PRESETS: ${unknown.map((n) => `"${n}"`).join(', ')} not in PRESETS (${[...presets.keys()].join(', ')})`);
+  }
+  return Object.freeze({
+    distributionId: e.CDN_DISTRIBUTION_ID,
+    cloudfrontEndpoint: e.CLOUDFRONT_ENDPOINT,
+    region: e.AWS_REGION ?? 'us-east-1',
+    cloudfrontCredentials:
+      e.CLOUDFRONT_ENDPOINT === undefined
+        ? undefined
+        : { accessKeyId: e.AWS_ACCESS_KEY_ID ?? 'local', secretAccessKey: e.AWS_SECRET_ACCESS_KEY ?? 'local' },
+    cdnMaxAge: e.CDN_MAX_AGE,
+    errorMaxAge: e.ERROR_MAX_AGE,
+    originVerify: originVerifySource(e),
+    eagerPresets: [...new Set(eagerPresets)],
+  });
+}
+
 export { ConfigError };
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -292,6 +353,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     allowSvg: e.ALLOW_SVG ?? false,
     cors: corsPolicy(e),
     batch: batchSettings(e, variantsPrefix),
+    edge: edgeSettings(e, presets),
     originalsBucket: e.ORIGINALS_BUCKET,
     originalsPrefix: e.ORIGINALS_PREFIX,
     variantsBucket: e.VARIANTS_BUCKET,
