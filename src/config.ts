@@ -264,7 +264,7 @@ function batchSettings(e: z.infer<typeof envSchema>, variantsPrefix: string): Ba
   if (!parsed.success) {
     throw new ConfigError(`Invalid configuration: BATCH_REPORTS_PREFIX: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
   }
-  // Reports must not land where variant keys live (`<variants prefix>v1/…`) or among originals.
+  // Reports must not land where variant keys live (`<variants prefix>v2/…`) or among originals.
   if (parsed.data === '' || (parsed.data.startsWith(variantsPrefix) && /^v\d+\//.test(parsed.data.slice(variantsPrefix.length)))) {
     throw new ConfigError('Invalid configuration: BATCH_REPORTS_PREFIX must be a non-empty prefix outside the variant keys');
   }

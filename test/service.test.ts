@@ -91,7 +91,7 @@ describe('variant service against a local S3', () => {
     expect(result.stored).toBe(true);
     expect(result.contentType).toBe('image/webp');
     expect(await describeImage(result.body)).toMatchObject({ format: 'webp', width: 300, height: 200 });
-    expect(calls).toEqual<CallCounts>({ headOriginal: 1, getOriginal: 1, getVariant: 1, hasVariant: 0, putVariant: 1, variantUrl: 0 });
+    expect(calls).toEqual<CallCounts>({ headOriginal: 1, getOriginal: 1, getVariant: 1, hasVariant: 0, putVariant: 1, variantUrl: 0, listVariants: 0, deleteVariants: 0 });
     expect(result.timings.s3Read).toBeGreaterThan(0);
     expect(result.timings.transform).toBeGreaterThan(0);
     expect(result.timings.s3Write).toBeGreaterThan(0);

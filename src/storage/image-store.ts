@@ -28,6 +28,10 @@ export interface ImageStore {
   /** Whether a variant is stored, without reading it (the batch worker's skip check). */
   hasVariant(key: string): Promise<boolean>;
   putVariant(key: string, body: Buffer, write: VariantWrite): Promise<void>;
+  /** Stored variants under a prefix of the variants bucket, a page at a time (`syncVariants`). */
+  listVariants(prefix: string): AsyncIterable<ListedObject>;
+  /** Deletes these variants, in as few requests as the store allows; absent keys count as deleted. */
+  deleteVariants(keys: readonly string[]): Promise<void>;
   /**
    * A short-lived URL a client can fetch the stored variant from directly; `cacheControl`, when
    * given, replaces the stored Cache-Control in that response.

@@ -2,6 +2,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { Readable } from 'node:stream';
 import {
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
@@ -150,6 +151,25 @@ export function createS3Store(options: S3StoreOptions, client: S3Client = create
       );
     },
 
+    listVariants(prefix: string): AsyncIterable<ListedObject> {
+      return listPages(client, variantsBucket, prefix);
+    },
+
+    async deleteVariants(keys: readonly string[]): Promise<void> {
+      // DeleteObjects takes at most 1000 keys; a key already gone counts as deleted.
+      for (let i = 0; i < keys.length; i += 1000) {
+        const chunk = keys.slice(i, i + 1000);
+        const result = await attempt(() =>
+          client.send(new DeleteObjectsCommand({ Bucket: variantsBucket, Delete: { Objects: chunk.map((Key) => ({ Key })), Quiet: true } })),
+        );
+        const failed = (result?.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
+        if (failed.length > 0) {
+          const first = failed[0]!;
+          throw new StorageUnavailableError(new Error(`${failed.length} of ${chunk.length} deletes failed, first ${first.Key}: ${first.Code} ${first.Message ?? ''}`.trim()));
+        }
+      }
+    },
+
     async variantUrl(key: string, ttlSeconds: number, cacheControl?: string): Promise<string> {
       try {
         // Only responses over Lambda's 6 MB limit need it: loaded then, not on every cold start.
@@ -164,6 +184,23 @@ export function createS3Store(options: S3StoreOptions, client: S3Client = create
   };
 }
 
+/** Every object under the prefix, one ListObjectsV2 page (1000 keys) at a time. */
+async function* listPages(client: S3Client, bucket: string, prefix: string, startAfter?: string): AsyncIterable<ListedObject> {
+  let token: string | undefined;
+  do {
+    const page = await attempt(() =>
+      client.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token, StartAfter: token ? undefined : startAfter }),
+      ),
+    );
+    if (!page) throw new StorageUnavailableError(new Error(`bucket ${bucket} disappeared during the listing`));
+    for (const object of page.Contents ?? []) {
+      if (object.Key !== undefined) yield { key: object.Key, etag: object.ETag ?? '', size: object.Size ?? 0 };
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+}
+
 export function createS3ObjectStore(client: S3Client): ObjectStore {
   return {
     async bucketExists(bucket) {
@@ -171,20 +208,8 @@ export function createS3ObjectStore(client: S3Client): ObjectStore {
       return head !== undefined;
     },
 
-    async *listObjects(bucket, prefix, startAfter): AsyncIterable<ListedObject> {
-      let token: string | undefined;
-      do {
-        const page = await attempt(() =>
-          client.send(
-            new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, ContinuationToken: token, StartAfter: token ? undefined : startAfter }),
-          ),
-        );
-        if (!page) throw new StorageUnavailableError(new Error(`bucket ${bucket} disappeared during the listing`));
-        for (const object of page.Contents ?? []) {
-          if (object.Key !== undefined) yield { key: object.Key, etag: object.ETag ?? '', size: object.Size ?? 0 };
-        }
-        token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (token);
+    listObjects(bucket, prefix, startAfter): AsyncIterable<ListedObject> {
+      return listPages(client, bucket, prefix, startAfter);
     },
 
     async readObject(bucket, key) {

@@ -1,8 +1,13 @@
 import { createHash } from 'node:crypto';
 import { canonicalString, type TransformSpec } from './spec.js';
 
-/** Bump when the rendering of an unchanged spec changes, so old variants are no longer served. */
-export const RENDER_VERSION = 'v1';
+/** Bump when the rendering of an unchanged spec, or the key layout, changes: old variants are no longer served. */
+export const RENDER_VERSION = 'v2';
+/**
+ * Versions whose variants may still be stored. `syncVariants` deletes an original's variants of
+ * these wholesale (none of them is ever served again); the lifecycle rule expires the rest.
+ */
+export const FORMER_RENDER_VERSIONS: readonly string[] = ['v1'];
 
 export interface OriginalIdentity {
   readonly key: string;
@@ -19,18 +24,33 @@ export interface VariantId {
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
+/** S3 says `"abc"` in HEAD and GET responses, `abc` in event notifications: one form for hashing. */
+export const normalizeEtag = (etag: string) => etag.replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+
+/** Where every variant of one original lives, whatever its version: `<prefix><version>/<key hash>/`. */
+export function originalVariantsPrefix(prefix: string, originalKey: string, version = RENDER_VERSION): string {
+  return `${prefix}${version}/${sha256(originalKey).slice(0, 32)}/`;
+}
+
+/** The folder, below the original's, of the variants made from one version (ETag) of it. */
+export function etagFolder(etag: string): string {
+  return sha256(normalizeEtag(etag)).slice(0, 16);
+}
+
 /**
  * A variant's key is a pure function of the original's key, its ETag and the canonical spec:
  * a replaced original gets new keys (no stale variant is ever served), a lookup never needs a
- * listing, and the length stays bounded whatever the original key's length. The original key's
- * hash is a folder, so all variants of one original share a prefix.
+ * listing, and the length stays bounded whatever the original key's length. Layout:
+ * `<prefix>v2/<key hash>/<ETag hash>/<variant hash>`: all variants of one original share a
+ * prefix, and those made from an older version of it can be told apart by one listing, without
+ * reading a single variant (what `syncVariants` does when an original is replaced).
  */
 export function variantId(prefix: string, original: OriginalIdentity, spec: TransformSpec): VariantId {
   const specText = canonicalString(spec);
-  const keyHash = sha256(original.key).slice(0, 32);
-  const variantHash = sha256(`${RENDER_VERSION}\n${original.key}\n${original.etag}\n${specText}`).slice(0, 40);
+  const etag = normalizeEtag(original.etag);
+  const variantHash = sha256(`${RENDER_VERSION}\n${original.key}\n${etag}\n${specText}`).slice(0, 40);
   return {
-    key: `${prefix}${RENDER_VERSION}/${keyHash}/${variantHash}`,
+    key: `${originalVariantsPrefix(prefix, original.key)}${etagFolder(etag)}/${variantHash}`,
     etag: `"${variantHash}"`,
     spec: specText,
   };

@@ -4,6 +4,7 @@ import { describeImage, photoLikeJpeg, alphaPng, seededBytes } from '../../scrip
 import { startFaultyS3Proxy, type FaultyS3Proxy } from '../support/faulty-s3-proxy.js';
 import { runBatchCli, spawnBatch } from '../support/batch-cli.js';
 import { bodyBytes, event, ORIGINALS, startStack, testEnv, VARIANTS, type Stack } from '../support/stack.js';
+import { RENDER_VERSION } from '../../src/transform/variant-key.js';
 
 /**
  * The batch worker end to end, as a separate process against the real local S3 and real sharp:
@@ -22,7 +23,7 @@ const put = (key: string, body: string | Buffer) =>
   stack.client.send(new PutObjectCommand({ Bucket: 'manifests', Key: key, Body: body }));
 
 const variantKeys = async (bucket = VARIANTS) =>
-  (await stack.listing(bucket)).filter((o) => o.key.startsWith('v1/'));
+  (await stack.listing(bucket)).filter((o) => o.key.startsWith(`${RENDER_VERSION}/`));
 
 beforeAll(async () => {
   stack = await startStack();
@@ -177,7 +178,7 @@ describe('interrupted runs', () => {
       const second = await runBatchCli(['--prefix', 'killed/', '--concurrency', '2', ...SLOW_SPECS], { ...runEnv, S3_ENDPOINT: proxy.endpoint });
       expect(second.code, second.stderr).toBe(0);
       expect(second.summary).toMatchObject({ status: 'complete', done: SLOW_VARIANTS - afterKill.size, skipped: afterKill.size, failed: 0 });
-      const puts = proxy.requests.filter((r) => r.method === 'PUT' && r.bucket === bucket && r.key.startsWith('v1/')).map((r) => r.key);
+      const puts = proxy.requests.filter((r) => r.method === 'PUT' && r.bucket === bucket && r.key.startsWith(`${RENDER_VERSION}/`)).map((r) => r.key);
       expect(puts).toHaveLength(SLOW_VARIANTS - afterKill.size);
       expect(puts.filter((k) => afterKill.has(k))).toEqual([]);
     } finally {
