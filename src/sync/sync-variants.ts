@@ -14,7 +14,7 @@ import { parseS3Event, type ObjectChange } from './s3-events.js';
  * current state is read from the bucket (a HEAD), never taken from the event, so duplicate,
  * late and out-of-order events all end in the same place: variants made from any other version
  * of the original (or of a removed one: all of them) are deleted after one listing of that
- * original's folder, the CDN forgets its URLs, and optionally the eager presets are rendered.
+ * original's folder, once the CDN has forgotten its URLs; optionally the eager presets are rendered.
  * Nothing here ever writes or deletes an original.
  */
 
@@ -115,7 +115,6 @@ export async function syncVariants(event: unknown, deps: SyncDeps): Promise<Sync
     }),
   );
   const stale = states.flatMap((s) => s.stale);
-  if (stale.length > 0) await store.deleteVariants(stale);
 
   const originals: OriginalSync[] = [];
   for (const { target, head, stale: gone } of states) {
@@ -135,10 +134,14 @@ export async function syncVariants(event: unknown, deps: SyncDeps): Promise<Sync
     originals.push({ key: target.urlKey, state: head ? 'current' : 'removed', deleted: gone.length, rendered, failed });
   }
 
-  // Only URLs that can have been served from a deleted variant are worth an invalidation: a
-  // brand-new original has none (CloudFront counts wildcard invalidations in progress).
+  // Only URLs that can have been served from a stale variant are worth an invalidation: a
+  // brand-new original has none (CloudFront counts wildcard invalidations in progress). The edge
+  // first, the deletes after: if the invalidation fails, the stale variants are still there when
+  // Lambda retries the event, so the retry invalidates again instead of finding nothing to do.
+  // Meanwhile the origin already answers from the current version.
   const invalidated = states.filter((s) => s.stale.length > 0).map((s) => s.target.urlKey);
   if (invalidated.length > 0 && deps.invalidate) await deps.invalidate(invalidated);
+  if (stale.length > 0) await store.deleteVariants(stale);
 
   const result = { originals, ignored, deleted: stale.length, invalidated: deps.invalidate ? invalidated : [] };
   log.info('variants synced', { ...result, ignored: ignored.slice(0, 20), ignoredCount: ignored.length });

@@ -4,8 +4,10 @@ import { s3Notification } from '../../scripts/s3-notifications.js';
 import { describeImage, photoLikeJpeg, seededBytes } from '../../scripts/samples.js';
 import { expandVariants } from '../../src/batch/job.js';
 import { decodeEventKey, parseS3Event } from '../../src/sync/s3-events.js';
+import { syncDependencies } from '../../src/sync/dependencies.js';
 import { syncVariants, type SyncDeps } from '../../src/sync/sync-variants.js';
 import { FORMER_RENDER_VERSIONS, originalVariantsPrefix, RENDER_VERSION } from '../../src/transform/variant-key.js';
+import { accessDenied, created as createdAnswer, startCloudFrontStub, type CloudFrontStub } from '../support/cloudfront-stub.js';
 import { buildApp, countingStore, event, ORIGINALS, startStack, VARIANTS, type App, type Stack } from '../support/stack.js';
 
 /**
@@ -213,5 +215,62 @@ describe('storage trouble', () => {
     const app = buildApp('http://127.0.0.1:9', { env: { S3_MAX_ATTEMPTS: '1', S3_REQUEST_TIMEOUT_MS: '500' } });
     await expect(syncVariants(created('sync/x.jpg'), deps(app))).rejects.toMatchObject({ code: 'storage_unavailable' });
     app.close();
+  });
+});
+
+describe('with the CDN: the handler’s own wiring against a CloudFront stand-in', () => {
+  let cloudfront: CloudFrontStub;
+  beforeAll(async () => {
+    cloudfront = await startCloudFrontStub();
+  });
+  afterAll(() => cloudfront?.close());
+
+  const wired = (extra: Record<string, string> = {}) => {
+    const app = stack.app({ env: { CDN_DISTRIBUTION_ID: 'E2EXAMPLE', CLOUDFRONT_ENDPOINT: cloudfront.endpoint, ...extra } });
+    return syncDependencies(app.config, app.store, app.log);
+  };
+
+  it('invalidates one wildcard path per original whose variants it deleted, keys encoded as browsers send them', async () => {
+    const replaced = 'sync/cdn/été photo.jpg';
+    const removedKey = 'sync/cdn/gone.jpg';
+    for (const key of [replaced, removedKey]) {
+      await stack.seed(key, jpegA);
+      await request(key, 'w=20');
+    }
+    await stack.seed(replaced, jpegB);
+    await stack.client.send(new DeleteObjectCommand({ Bucket: ORIGINALS, Key: removedKey }));
+    const fresh = 'sync/cdn/brand-new.jpg';
+    await stack.seed(fresh, jpegA);
+    cloudfront.requests.length = 0;
+
+    const both = s3Notification([
+      { bucket: ORIGINALS, key: replaced, eventName: 'ObjectCreated:Put' },
+      { bucket: ORIGINALS, key: removedKey, eventName: 'ObjectRemoved:Delete' },
+      { bucket: ORIGINALS, key: fresh, eventName: 'ObjectCreated:Put' },
+    ]);
+    const result = await syncVariants(both, wired());
+    expect(result.deleted).toBe(2);
+    expect(cloudfront.requests).toHaveLength(1);
+    expect(cloudfront.requests[0]!.distributionId).toBe('E2EXAMPLE');
+    // The brand-new original had nothing stored, so nothing of it can be cached at the edge.
+    expect([...cloudfront.requests[0]!.batch.paths].sort()).toEqual(['/sync/cdn/gone.jpg*', '/sync/cdn/%C3%A9t%C3%A9%20photo.jpg*'].sort());
+  });
+
+  it('fails the invocation when CloudFront refuses, keeping the stale variants, so the retried event invalidates again', async () => {
+    const key = 'sync/cdn/denied.jpg';
+    await stack.seed(key, jpegA);
+    await request(key, 'w=20');
+    await stack.seed(key, jpegB);
+    cloudfront.answer(() => accessDenied);
+    await expect(syncVariants(created(key), wired())).rejects.toMatchObject({ name: 'CdnInvalidationError' });
+    expect(await variantsOf(key)).toHaveLength(1);
+    // Meanwhile the origin serves the current version.
+    expect(await request(key, 'w=20')).toBe('miss');
+
+    cloudfront.answer(() => createdAnswer);
+    cloudfront.requests.length = 0;
+    expect(await syncVariants(created(key), wired())).toMatchObject({ deleted: 1, invalidated: [key] });
+    expect(cloudfront.requests.map((r) => r.batch.paths)).toEqual([['/sync/cdn/denied.jpg*']]);
+    expect(await variantsOf(key)).toHaveLength(1);
   });
 });
