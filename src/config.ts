@@ -292,7 +292,7 @@ function originVerifySource(e: z.infer<typeof envSchema>): SecretsSource {
   if (given.length > 1) {
     throw new ConfigError('Invalid configuration: set only one of ORIGIN_VERIFY_SECRET, ORIGIN_VERIFY_SECRET_ID, ORIGIN_VERIFY_SSM_PARAMETER');
   }
-  if (e.ORIGIN_VERIFY_SECRET) return { kind: 'inline', secrets: parseSecrets(e.ORIGIN_VERIFY_SECRET, 'Invalid configuration: ORIGIN_VERIFY_SECRET') };
+  if (e.ORIGIN_VERIFY_SECRET) return { kind: 'inline', secrets: parseSecrets(e.ORIGIN_VERIFY_SECRET, 'Invalid configuration: ORIGIN_VERIFY_SECRET', 'origin-verify secret') };
   if (e.ORIGIN_VERIFY_SECRET_ID) return { kind: 'secrets-manager', id: e.ORIGIN_VERIFY_SECRET_ID };
   if (e.ORIGIN_VERIFY_SSM_PARAMETER) return { kind: 'ssm', name: e.ORIGIN_VERIFY_SSM_PARAMETER };
   return { kind: 'none' };

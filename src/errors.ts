@@ -8,18 +8,25 @@ export class ImageServiceError extends Error {
   readonly statusCode: number;
   readonly code: string;
   readonly headers: Readonly<Record<string, string>>;
+  /**
+   * Whether a shared cache (the CDN) may keep this answer briefly and give it to anyone asking
+   * for the same URL. True by default for 4xx: they follow from the URL and the original alone.
+   * Never true for 5xx, whatever is passed: a passing outage must not outlive itself in a cache.
+   */
+  readonly shareable: boolean;
 
   constructor(
     statusCode: number,
     code: string,
     message: string,
-    options: { cause?: unknown; headers?: Record<string, string> } = {},
+    options: { cause?: unknown; headers?: Record<string, string>; shareable?: boolean } = {},
   ) {
     super(message, { cause: options.cause });
     this.name = new.target.name;
     this.statusCode = statusCode;
     this.code = code;
     this.headers = options.headers ?? {};
+    this.shareable = statusCode < 500 && (options.shareable ?? true);
   }
 
   /** Whether the message is meant for the client (4xx) or only for logs (5xx). */
@@ -35,9 +42,21 @@ export class InvalidRequestError extends ImageServiceError {
   }
 }
 
+/**
+ * Access refused. Never shared by caches: the answer depends on credentials (the signature and
+ * the secrets this instance holds, which change during a rotation; the origin-verify header),
+ * not on the resource, so a cached refusal could be served to a client that is allowed in.
+ */
 export class ForbiddenError extends ImageServiceError {
   constructor(code: string, message: string) {
-    super(403, code, message);
+    super(403, code, message, { shareable: false });
+  }
+}
+
+/** The request did not come through the CDN (no or a wrong `X-Origin-Verify` header). */
+export class OriginForbiddenError extends ForbiddenError {
+  constructor() {
+    super('origin_forbidden', 'Direct access is not allowed: use the CDN URL.');
   }
 }
 
@@ -108,10 +127,10 @@ export class ConfigError extends Error {
   }
 }
 
-/** Signing secrets could not be loaded from SSM / Secrets Manager: retry later. */
+/** Secrets (URL signing, origin verify) could not be loaded from SSM / Secrets Manager: retry later. */
 export class SecretsUnavailableError extends ImageServiceError {
-  constructor(cause?: unknown) {
-    super(503, 'secrets_unavailable', 'URL signatures cannot be checked right now; retry shortly.', {
+  constructor(cause?: unknown, message = 'URL signatures cannot be checked right now; retry shortly.') {
+    super(503, 'secrets_unavailable', message, {
       cause,
       headers: { 'Retry-After': '1' },
     });

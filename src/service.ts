@@ -1,5 +1,6 @@
 import type { Config } from './config.js';
 import { OriginalNotFoundError, ProcessingTimeoutError, StorageUnavailableError, TooLargeError } from './errors.js';
+import { imageCacheControl } from './http/cache-control.js';
 import type { ImageStore, StoredVariant, VariantWrite } from './storage/image-store.js';
 import { withOriginalCache } from './storage/original-cache.js';
 import { renderVariant, type RenderLimits } from './transform/pipeline.js';
@@ -74,7 +75,7 @@ export function renderLimits(config: Config): RenderLimits {
 export function variantWrite(config: Config, originalKey: string, etag: string, id: VariantId, contentType: string): VariantWrite {
   return {
     contentType,
-    cacheControl: `public, max-age=${config.cacheMaxAge}, immutable`,
+    cacheControl: imageCacheControl(config.cacheMaxAge, config.edge.cdnMaxAge),
     metadata: { 'source-key': encodeURIComponent(originalKey), 'source-etag': etag, spec: id.spec },
   };
 }

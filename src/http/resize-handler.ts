@@ -4,10 +4,12 @@ import { MethodNotAllowedError, toServiceError } from '../errors.js';
 import type { ServiceLogger } from '../observability/logger.js';
 import { MAX_KEY_BYTES } from '../request/original-key.js';
 import { header, interpretTarget, readTarget, type RequestRules } from '../request/parse-request.js';
-import { createSecretsProvider } from '../security/signing-secrets.js';
+import { createOriginCheck } from '../security/origin-verify.js';
+import { createSecretsProvider, type SecretsProvider } from '../security/signing-secrets.js';
 import { checkExpiry, verifySignature } from '../security/url-signature.js';
 import type { VariantService } from '../service.js';
 import { buildSpec } from '../transform/spec.js';
+import { imageCacheControl } from './cache-control.js';
 import { corsHeaders } from './cors.js';
 import { errorToHttpResponse, toHttpResponse, type HttpResponse } from './response.js';
 
@@ -16,7 +18,9 @@ export interface ResizeHandlerDeps {
   readonly service: VariantService;
   readonly log: ServiceLogger;
   /** The URL-signing secrets; by default loaded from the configured source on first use. */
-  readonly signingSecrets?: () => Promise<readonly string[] | undefined>;
+  readonly signingSecrets?: SecretsProvider;
+  /** The secrets CloudFront sends in `X-Origin-Verify`; by default loaded from `config.edge.originVerify` on first use. */
+  readonly originSecrets?: SecretsProvider;
   /** The clock, in milliseconds (tests move it to check expiry). */
   readonly now?: () => number;
 }
@@ -41,22 +45,33 @@ export function requestRules(config: Config): RequestRules {
 }
 
 /**
- * Event in, response out: access checks (method, signature, expiry), parsing, the service and
- * the error mapping, nothing else. The signature is checked before anything about the request
- * is interpreted, so unsigned traffic learns nothing about keys or parameters.
+ * Event in, response out: access checks (origin, method, signature, expiry), parsing, the service
+ * and the error mapping, nothing else. The origin-verify header is checked first, then the
+ * signature, each before anything about the request is interpreted: traffic that bypassed the
+ * CDN learns nothing at all, unsigned traffic nothing about keys or parameters.
  */
 export function makeResizeHandler({
   config,
   service,
   log,
   signingSecrets = createSecretsProvider(config.signingSecrets),
+  originSecrets = createSecretsProvider(config.edge.originVerify, {
+    noun: 'origin-verify secret',
+    unavailableMessage: 'Access cannot be checked right now; retry shortly.',
+  }),
   now = Date.now,
 }: ResizeHandlerDeps): ResizeHandler {
   const rules = requestRules(config);
+  const checkOrigin = createOriginCheck(originSecrets);
   return async (event) => {
     const started = performance.now();
     const cors = corsHeaders(config.cors, header(event, 'origin'));
+    // Seconds until a signed URL expires, once known. A signed URL stops working at `expires`: no
+    // cache may keep serving it past that, not even the stored copy a 302 sends the client to.
+    let lifetime: number | undefined;
+    const capped = (seconds: number) => (lifetime === undefined ? seconds : Math.min(seconds, lifetime));
     try {
+      await checkOrigin(event.headers);
       const method = event.requestContext?.http?.method ?? 'GET';
       if (method !== 'GET' && method !== 'HEAD') throw new MethodNotAllowedError(method);
       const target = readTarget({
@@ -69,6 +84,7 @@ export function makeResizeHandler({
       const secrets = await signingSecrets();
       if (secrets) verifySignature(secrets, target.path, target.entries);
       const expires = checkExpiry(target.entries, nowSeconds);
+      if (expires !== undefined) lifetime = expires - nowSeconds;
 
       const request = interpretTarget(target, rules);
       const { spec, varyAccept } = buildSpec(request.params, {
@@ -77,17 +93,17 @@ export function makeResizeHandler({
         maxOutputPixels: config.maxOutputPixels,
       });
       const result = await service.getVariant({ key: request.key, spec, ifNoneMatch: request.ifNoneMatch });
-      // A signed URL stops working at `expires`: no cache may keep serving it past that, not even
-      // the stored copy a 302 sends the client to.
-      const cacheMaxAge = expires === undefined ? config.cacheMaxAge : Math.min(config.cacheMaxAge, expires - nowSeconds);
+      const cacheMaxAge = capped(config.cacheMaxAge);
+      const cdnMaxAge = config.edge.cdnMaxAge === undefined ? undefined : capped(config.edge.cdnMaxAge);
       const response = await toHttpResponse(result, {
         cacheMaxAge,
+        cdnMaxAge,
         headers: cors,
         headOnly: method === 'HEAD',
         maxInlineBytes: config.maxInlineBytes,
         varyAccept,
         variantUrl: () =>
-          service.variantUrl(result.id, expires === undefined ? undefined : `public, max-age=${cacheMaxAge}, immutable`),
+          service.variantUrl(result.id, lifetime === undefined ? undefined : imageCacheControl(cacheMaxAge, cdnMaxAge)),
       });
       log.info('request served', {
         key: request.key,
@@ -103,7 +119,7 @@ export function makeResizeHandler({
       const details = { status: error.statusCode, code: error.code, path: event.rawPath };
       if (error.expose) log.info('request refused', details);
       else log.error('request failed', { ...details, error: caught as Error });
-      return errorToHttpResponse(error, cors);
+      return errorToHttpResponse(error, { headers: cors, errorMaxAge: capped(config.edge.errorMaxAge) });
     }
   };
 }

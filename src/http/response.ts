@@ -1,6 +1,7 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { StorageUnavailableError, type ImageServiceError } from '../errors.js';
 import type { Timings, VariantResult } from '../service.js';
+import { errorCacheControl, imageCacheControl, NO_STORE } from './cache-control.js';
 
 export type HttpResponse = APIGatewayProxyStructuredResultV2 & {
   statusCode: number;
@@ -10,6 +11,8 @@ export type HttpResponse = APIGatewayProxyStructuredResultV2 & {
 export interface ResponseContext {
   /** Seconds a response may be cached: the configured max-age, less when a signed URL expires sooner. */
   readonly cacheMaxAge: number;
+  /** Seconds shared caches (the CDN) may keep it (`s-maxage`), capped the same way; unset: no `s-maxage`. */
+  readonly cdnMaxAge?: number;
   /** Headers every response carries (CORS). */
   readonly headers?: Readonly<Record<string, string>>;
   /** A HEAD request: the same headers, no body. */
@@ -47,7 +50,7 @@ export async function toHttpResponse(result: VariantResult, context: ResponseCon
     {
       ...BASE_HEADERS,
       ...context.headers,
-      'Cache-Control': `public, max-age=${context.cacheMaxAge}, immutable`,
+      'Cache-Control': imageCacheControl(context.cacheMaxAge, context.cdnMaxAge),
       ETag: result.id.etag,
     },
     context.varyAccept ? 'Accept' : undefined,
@@ -62,7 +65,7 @@ export async function toHttpResponse(result: VariantResult, context: ResponseCon
     // itself must not outlive the presigned URL, so it is not cacheable.
     return {
       statusCode: 302,
-      headers: { ...common, 'Cache-Control': 'no-store', Location: await context.variantUrl() },
+      headers: { ...common, 'Cache-Control': NO_STORE, Location: await context.variantUrl() },
       body: '',
     };
   }
@@ -78,16 +81,23 @@ export async function toHttpResponse(result: VariantResult, context: ResponseCon
   };
 }
 
+export interface ErrorContext {
+  /** Headers every response carries (CORS). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** The longest a shareable 4xx may be cached (ERROR_MAX_AGE, less when a signed URL expires sooner); 0: not at all. */
+  readonly errorMaxAge?: number;
+}
+
 /** The one place errors become HTTP: a JSON body with a stable code; no detail on 5xx. */
-export function errorToHttpResponse(error: ImageServiceError, headers: Readonly<Record<string, string>> = {}): HttpResponse {
+export function errorToHttpResponse(error: ImageServiceError, context: ErrorContext = {}): HttpResponse {
   return {
     statusCode: error.statusCode,
     headers: {
       ...BASE_HEADERS,
-      ...headers,
+      ...context.headers,
       ...error.headers,
       'Content-Type': 'application/json; charset=utf-8',
-      'Cache-Control': 'no-store',
+      'Cache-Control': errorCacheControl(error, context.errorMaxAge ?? 0),
     },
     body: JSON.stringify({ error: { code: error.code, message: error.message } }),
   };

@@ -2,12 +2,14 @@
 import { ConfigError, SecretsUnavailableError } from '../errors.js';
 
 /**
- * Where the URL-signing secrets come from. In AWS: an SSM SecureString parameter or a Secrets
- * Manager secret, read once per cold start (never from the repository or the template). Locally
- * and in tests: inline from the environment. Each source holds one or more secrets, separated by
- * commas or new lines (or a JSON array of strings, or a JSON object whose values are the
- * secrets, as Secrets Manager's key/value form stores them): all of them verify, so a secret can be
- * rotated without breaking live URLs; signing tools use the first.
+ * Where secrets come from: the URL-signing secrets, and the origin-verify secret CloudFront sends
+ * (`config.edge.originVerify`), both loaded the same way. In AWS: an SSM SecureString parameter or
+ * a Secrets Manager secret, read once per cold start (never from the repository or the template).
+ * Locally and in tests: inline from the environment. Each source holds one or more secrets,
+ * separated by commas or new lines (or a JSON array of strings, or a JSON object whose values are
+ * the secrets, as Secrets Manager's key/value form stores them): all of them are accepted, so a
+ * secret can be rotated without breaking live URLs or CloudFront's requests; signing tools use the
+ * first.
  */
 export type SecretsSource =
   | { readonly kind: 'none' }
@@ -17,7 +19,8 @@ export type SecretsSource =
 
 export const MIN_SECRET_LENGTH = 16;
 
-export function parseSecrets(text: string, origin: string): string[] {
+/** `noun` names one secret in messages: "signing secret" unless the caller reads another kind. */
+export function parseSecrets(text: string, origin: string, noun = 'signing secret'): string[] {
   let values: unknown;
   try {
     values = JSON.parse(text);
@@ -37,9 +40,9 @@ export function parseSecrets(text: string, origin: string): string[] {
     );
   }
   const secrets = (values as string[]).map((v) => v.trim()).filter(Boolean);
-  if (secrets.length === 0) throw new ConfigError(`${origin}: no signing secret found`);
+  if (secrets.length === 0) throw new ConfigError(`${origin}: no ${noun} found`);
   if (secrets.some((s) => s.length < MIN_SECRET_LENGTH)) {
-    throw new ConfigError(`${origin}: every signing secret must be at least ${MIN_SECRET_LENGTH} characters`);
+    throw new ConfigError(`${origin}: every ${noun} must be at least ${MIN_SECRET_LENGTH} characters`);
   }
   return secrets;
 }
@@ -60,20 +63,30 @@ async function fetchSecretText(source: SecretsSource): Promise<string | undefine
   }
 }
 
+export interface SecretsProviderOptions {
+  /** One secret of this kind, in log messages: "signing secret" by default. */
+  readonly noun?: string;
+  /** What the client is told (503 `secrets_unavailable`) while the secrets cannot be loaded. */
+  readonly unavailableMessage?: string;
+}
+
+export type SecretsProvider = () => Promise<readonly string[] | undefined>;
+
 /** Loads the secrets on first use and keeps them for the life of the instance. */
-export function createSecretsProvider(source: SecretsSource): () => Promise<readonly string[] | undefined> {
+export function createSecretsProvider(source: SecretsSource, options: SecretsProviderOptions = {}): SecretsProvider {
   if (source.kind === 'none') return async () => undefined;
   if (source.kind === 'inline') return async () => source.secrets;
+  const noun = options.noun ?? 'signing secret';
   let loading: Promise<readonly string[]> | undefined;
   return () => {
     loading ??= fetchSecretText(source)
       .then((text) => {
-        if (text === undefined) throw new ConfigError(`signing secrets: ${source.kind} returned nothing`);
-        return parseSecrets(text, `signing secrets from ${source.kind}`);
+        if (text === undefined) throw new ConfigError(`${noun}s: ${source.kind} returned nothing`);
+        return parseSecrets(text, `${noun}s from ${source.kind}`, noun);
       })
       .catch((error: unknown) => {
         // The client sees a 503 to retry; the cause (throttling, access, a bad value) is logged.
-        throw new SecretsUnavailableError(error);
+        throw new SecretsUnavailableError(error, options.unavailableMessage);
       });
     // A failed fetch (throttling, a network blip) is retried by the next request.
     loading.catch(() => {

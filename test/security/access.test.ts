@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from '../../src/config.js';
 import { makeResizeHandler, type ResizeHandler } from '../../src/http/resize-handler.js';
 import type { HttpResponse } from '../../src/http/response.js';
 import { signPath } from '../../src/security/url-signature.js';
+import { errorCacheControl } from '../support/cache-contract.js';
 import {
   ORIGINALS,
   VARIANTS,
@@ -24,10 +25,10 @@ const B = 'bravo-secret-0123456789';
 const C = 'charlie-secret-0123456789';
 const CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
 
-/** The error contract: JSON `{"error":{"code","message"}}`, never cached. */
+/** The error contract: JSON `{"error":{"code","message"}}`; a 403 never cached, another 4xx at most ERROR_MAX_AGE. */
 function expectError(response: HttpResponse, status: number, code: string): string {
   expect(response.statusCode).toBe(status);
-  expect(response.headers).toMatchObject({ 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
+  expect(response.headers).toMatchObject({ 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': errorCacheControl(status) });
   const body = JSON.parse(response.body ?? '') as { error: { code: string; message: string } };
   expect(body).toEqual({ error: { code, message: expect.any(String) } });
   return body.error.message;
@@ -157,7 +158,7 @@ describe('safe to expose', () => {
         });
         expectError(response, 403, code);
         expect(written).toEqual([]);
-        expect(calls.calls).toEqual({ headOriginal: 0, getOriginal: 0, getVariant: 0, hasVariant: 0, putVariant: 0, variantUrl: 0 });
+        expect(calls.calls).toEqual({ headOriginal: 0, getOriginal: 0, getVariant: 0, hasVariant: 0, putVariant: 0, variantUrl: 0, listVariants: 0, deleteVariants: 0 });
       });
 
       it('serves the untouched URL', async () => {
