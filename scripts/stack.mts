@@ -9,6 +9,7 @@ import { makeResizeHandler } from '../src/http/resize-handler.js';
 import { createVariantService } from '../src/service.js';
 import { createS3Store } from '../src/storage/s3-store.js';
 import { LOCAL_S3_CREDENTIALS, startLocalS3, type LocalS3 } from './local-s3.js';
+import { s3Notification, type NotificationRecord } from './s3-notifications.js';
 import { sampleOriginals } from './samples.js';
 
 /**
@@ -112,12 +113,42 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
+/** serverless-offline's name for a function of this service at the default (local) stage. */
+const offlineFunction = (name: string) => `image-resizer-local-${name}`;
+
+/**
+ * As S3 notifies the deployed `syncVariants`, the local S3 notifies the same function under
+ * serverless-offline: asynchronously (InvocationType Event), one record per event, only for the
+ * originals bucket (the function itself ignores the service's own writes in a same-bucket setup).
+ */
+function syncVariantsNotifier(originalsBucket: string, log: (line: string) => void) {
+  let lambdaUrl: string | undefined;
+  const notify = (record: NotificationRecord) => {
+    if (!lambdaUrl || record.bucket !== originalsBucket) return;
+    fetch(`${lambdaUrl}/2015-03-31/functions/${offlineFunction('syncVariants')}/invocations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-amz-invocation-type': 'Event' },
+      body: JSON.stringify(s3Notification([record])),
+      signal: AbortSignal.timeout(10_000),
+    }).then(
+      (response) => {
+        if (response.status >= 300) log(`warning: syncVariants did not take ${record.eventName} ${record.key}: HTTP ${response.status}`);
+        return response.body?.cancel();
+      },
+      (error: unknown) => log(`warning: could not notify syncVariants of ${record.eventName} ${record.key}: ${(error as Error).message}`),
+    );
+  };
+  return { notify, start: (url: string) => void (lambdaUrl = url) };
+}
+
 export async function startStack(options: StackOptions): Promise<Stack> {
   const log = options.log ?? ((line: string) => console.log(line));
+  const notifier = syncVariantsNotifier(options.originalsBucket, log);
   const s3 = await startLocalS3({
     port: options.s3Port,
     directory: options.dataDirectory,
     buckets: [options.originalsBucket, options.variantsBucket],
+    onObjectEvent: notifier.notify,
   });
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
@@ -162,6 +193,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     child.stderr?.on('data', forward);
     const baseUrl = `http://127.0.0.1:${options.httpPort}`;
     await waitForHttp(`${baseUrl}/`, child, options.startTimeoutMs ?? 180_000);
+    notifier.start(`http://127.0.0.1:${options.lambdaPort}`);
     return { s3, baseUrl, seeded, close };
   } catch (error) {
     await close();

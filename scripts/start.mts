@@ -46,6 +46,7 @@ if (stack.baseUrl) {
   console.log(`  ${url(keys[1]!)}?w=400          (EXIF-rotated original, comes out upright)`);
   console.log(`  ${url(keys[2]!)}?w=256&fm=jpeg&bg=ffe8a0   (alpha flattened onto a colour)`);
   console.log(`  ${url('photos/does-not-exist.jpg')}?w=800   (404 as JSON)`);
+  console.log('\nReplacing or deleting an original in the local S3 deletes its stored variants (syncVariants, as on AWS).');
 } else {
   console.log('\nOnly the local S3 is running. In another shell: npx sls invoke local -f resize -p events/resize-query.json');
 }
