@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeImage } from '../scripts/samples.js';
+import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { describeImage, photoLikeJpeg } from '../scripts/samples.js';
+import { originalVariantsPrefix } from '../src/transform/variant-key.js';
 import { parseBatchArgs } from '../src/batch/job.js';
 import { runTaskInput } from '../src/batch/launch-task.js';
 import { planJob } from '../src/batch/start-job.js';
@@ -142,11 +144,15 @@ describe('sls package', () => {
 
   it('deploys an environment the function accepts as its configuration', () => {
     const env = template.Resources.ResizeLambdaFunction.Properties.Environment.Variables;
-    const config = loadConfig(env);
+    // With the CDN (on by default) the origin-verify secret is this stack's own, named by its ARN.
+    expect(env.ORIGIN_VERIFY_SECRET_ID).toEqual({ Ref: 'OriginVerifySecret' });
+    const config = loadConfig({ ...env, ORIGIN_VERIFY_SECRET_ID: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:origin-verify' });
     expect(config).toMatchObject({
       originalsBucket: 'image-resizer-prod-originals',
       variantsBucket: 'image-resizer-prod-variants',
-      cacheMaxAge: 31_536_000,
+      // Browsers a day, CloudFront a year (syncVariants invalidates it when an original changes).
+      cacheMaxAge: 86_400,
+      edge: { cdnMaxAge: 31_536_000, errorMaxAge: 60, originVerify: { kind: 'secrets-manager' } },
       allowSvg: false,
       signingSecrets: { kind: 'none' },
     });
@@ -222,7 +228,7 @@ describe('sls package', () => {
     expect(shared.sort()).toEqual(
       ['ORIGINALS_BUCKET', 'VARIANTS_BUCKET', 'ORIGINALS_PREFIX', 'VARIANTS_PREFIX', 'PRESETS', 'DEFAULT_QUALITY', 'CACHE_MAX_AGE', 'MAX_ORIGINAL_BYTES',
         'MAX_INPUT_PIXELS', 'MAX_OUTPUT_PIXELS', 'MAX_FRAMES', 'PROCESSING_TIMEOUT_MS', 'ALLOW_SVG', 'ALLOWLIST', 'ALLOWED_WIDTHS', 'ALLOWED_HEIGHTS',
-        'SNAP_WIDTHS', 'POWERTOOLS_LOG_LEVEL'].sort(),
+        'SNAP_WIDTHS', 'POWERTOOLS_LOG_LEVEL', 'CDN_MAX_AGE'].sort(),
     );
     for (const name of shared) expect([name, workerEnv[name]]).toEqual([name, resizeEnv[name]]);
     expect(workerEnv.AWS_REGION).toEqual({ Ref: 'AWS::Region' });
@@ -393,9 +399,10 @@ describe('sls invoke local with every sample event', () => {
   };
 
   const startBatchEvents = ['start-batch.json'];
+  const syncEvents = ['original-created.json', 'original-removed.json'];
 
   it('has an expectation for each file in events/', () => {
-    expect(readdirSync(join(ROOT, 'events')).sort()).toEqual([...Object.keys(resizeEvents), ...startBatchEvents].sort());
+    expect(readdirSync(join(ROOT, 'events')).sort()).toEqual([...Object.keys(resizeEvents), ...startBatchEvents, ...syncEvents].sort());
   });
 
   it.each(Object.entries(resizeEvents))('resize: %s', async (file, want) => {
@@ -412,6 +419,18 @@ describe('sls invoke local with every sample event', () => {
     if (want.cache) expect(response.headers['X-Cache']).toBe(want.cache);
     if (want.status === 200) expect(response.isBase64Encoded).toBe(true);
     else expect(JSON.parse(response.body).error.code).toMatch(/^[a-z_]+$/);
+  }, 130_000);
+
+  it.each(syncEvents)('syncVariants: %s, against the local S3 of npm run s3', async (file) => {
+    const { stdout } = await run(SLS, ['invoke', 'local', '-f', 'syncVariants', '-p', `events/${file}`], {
+      cwd: ROOT,
+      env: { ...baseEnv, S3_ENDPOINT: stack.s3.endpoint },
+      timeout: 120_000,
+    });
+    const result = JSON.parse(stdout.slice(stdout.indexOf('{\n')));
+    // original-created names a seeded original (its key has a space, sent as `+`); original-removed one that is not there.
+    const expected = file === 'original-created.json' ? { key: 'graphics/logo alpha.png', state: 'current' } : { key: 'photos/old photo.jpg', state: 'removed' };
+    expect(result).toMatchObject({ originals: [{ ...expected, deleted: 0 }], ignored: [], invalidated: [] });
   }, 130_000);
 
   const invokeStartBatch = async (env: Record<string, string>) => {
@@ -513,6 +532,41 @@ describe('over HTTP through the npm start stack', () => {
     const legacy = await get('/photos/landscape.jpg?w=200&fm=auto', { accept: '*/*' });
     expect(legacy.headers.get('content-type')).toBe('image/jpeg');
   });
+
+  it('forwards the local S3’s object events to syncVariants: a replaced or deleted original loses its variants within seconds', async () => {
+    const s3 = new S3Client({ endpoint: stack.s3.endpoint, forcePathStyle: true, region: 'us-east-1', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    const key = 'photos/sync local é.jpg';
+    const folder = originalVariantsPrefix('', key);
+    const variants = async () =>
+      ((await s3.send(new ListObjectsV2Command({ Bucket: 'variants', Prefix: folder }))).Contents ?? []).map((o) => o.Key!).sort();
+    /** Polls (bounded) until the variants of `key` are exactly `expected`. */
+    const settle = async (expected: (keys: string[]) => boolean) => {
+      for (let i = 0; i < 100; i++) {
+        const keys = await variants();
+        if (expected(keys)) return keys;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      return variants();
+    };
+    const url = `/${key.split('/').map(encodeURIComponent).join('/')}?w=50`;
+    try {
+      await s3.send(new PutObjectCommand({ Bucket: 'originals', Key: key, Body: await photoLikeJpeg(80, 60, { seed: 1 }) }));
+      expect((await get(url)).headers.get('x-cache')).toBe('miss');
+      const first = await variants();
+      expect(first).toHaveLength(1);
+
+      await s3.send(new PutObjectCommand({ Bucket: 'originals', Key: key, Body: await photoLikeJpeg(80, 60, { seed: 2 }) }));
+      expect(await settle((keys) => !keys.includes(first[0]!))).toEqual([]);
+      expect((await get(url)).headers.get('x-cache')).toBe('miss');
+      expect(await variants()).toHaveLength(1);
+
+      await s3.send(new DeleteObjectCommand({ Bucket: 'originals', Key: key }));
+      expect(await settle((keys) => keys.length === 0)).toEqual([]);
+      expect((await get(url)).status).toBe(404);
+    } finally {
+      s3.destroy();
+    }
+  }, 60_000);
 
   it('npm run batch pre-generates into this stack’s S3, and the API then answers hits', async () => {
     // `npm run batch` is `tsx scripts/batch.mts`; S3_ENDPOINT names this stack's S3 (on a free

@@ -1,0 +1,239 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { literalText, type Cfn } from '../scripts/cfn-template.js';
+import { checkTemplate, type CheckOptions } from '../scripts/deploy-checks.js';
+
+/**
+ * `npm run check:deploy`, as an operator runs it before a deploy: the prod stage packaged offline
+ * in each supported shape, every check passing; and the checks themselves, against deliberately
+ * broken copies of a real packaged template. Packaging runs serverless-esbuild's `npm ci`, which
+ * needs the registry: each run is bounded (the script stops its own packaging at 240 s).
+ */
+
+const ROOT = resolve(import.meta.dirname, '..');
+const run = promisify(execFile);
+const { literalWithoutVariables } = createRequire(import.meta.url)('../scripts/serverless-variables.cjs');
+
+// Settings a contributor may have exported for a deploy of their own; the checks below are for the defaults.
+const SETTINGS = [
+  'ORIGINALS_BUCKET', 'VARIANTS_BUCKET', 'ORIGINALS_PREFIX', 'VARIANTS_PREFIX', 'EXISTING_ORIGINALS_BUCKET', 'CDN_ENABLED', 'CDN_PRICE_CLASS',
+  'CDN_MAX_AGE', 'CACHE_MAX_AGE', 'ERROR_MAX_AGE', 'LAMBDA_ARCHITECTURE', 'PRESETS', 'EAGER_PRESETS', 'CORS_ORIGINS', 'ALLOWLIST',
+];
+const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !SETTINGS.includes(name)));
+
+/** `npm run check:deploy -- …args`: its exit code and output; a failing run resolves too. */
+async function checkDeploy(args: string[]): Promise<{ code: number; output: string }> {
+  try {
+    const { stdout, stderr } = await run('npm', ['run', '-s', 'check:deploy', '--', ...args], {
+      cwd: ROOT,
+      env,
+      timeout: 280_000,
+      killSignal: 'SIGKILL',
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return { code: 0, output: stdout + stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : 1, output: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+  }
+}
+
+const lines = (output: string, verdict: 'PASS' | 'FAIL') => output.split('\n').filter((l) => l.startsWith(`${verdict}  `));
+
+const out = mkdtempSync(join(tmpdir(), 'deploy-check-test-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+describe('npm run check:deploy', () => {
+  let defaults: { code: number; output: string };
+  beforeAll(async () => {
+    defaults = await checkDeploy(['--out', out]);
+  }, 300_000);
+
+  it('passes every check for the prod stage as it deploys by default: new buckets, x86_64, CDN', () => {
+    expect(lines(defaults.output, 'FAIL')).toEqual([]);
+    expect(defaults.code).toBe(0);
+    expect(lines(defaults.output, 'PASS')).toEqual(
+      expect.arrayContaining([
+        'PASS  originals bucket: image-resizer-prod-originals created, retained on stack removal and replacement',
+        'PASS  notifications: image-resizer-prod-originals → syncVariants on s3:ObjectCreated:*, s3:ObjectRemoved:*, no prefix filter',
+        'PASS  iam: s3:DeleteObject only by syncVariants, only on arn:aws:s3:::image-resizer-prod-variants/*',
+        'PASS  cdn: viewer-request CloudFront Function, cloudfront-js-2.0, published, code = edge/viewer-request.js, under 10240 bytes',
+        'PASS  cdn: errors cached: 400, 404, 405, 414 at most 60 s (= ERROR_MAX_AGE); 403, 500, 502, 503, 504 never',
+        'PASS  cdn: CloudFront sends X-Origin-Verify, a Secrets Manager dynamic reference to a generated secret (≥ 32 characters, no punctuation)',
+        "PASS  zip: sharp's linux-x64 binaries (x86-64) and no others",
+      ]),
+    );
+    expect(defaults.output).toMatch(/^\d+ passed, 0 failed/m);
+  });
+
+  it.each([
+    [
+      ['--existing-bucket', 'my-team-photos'],
+      [
+        'PASS  originals bucket: the existing my-team-photos, none created',
+        "PASS  notifications: the framework's custom resource subscribes syncVariants to my-team-photos on s3:ObjectCreated:*, s3:ObjectRemoved:*, no prefix filter",
+        'PASS  iam: that custom resource may configure my-team-photos and invoke-permissions of syncVariants only',
+      ],
+    ],
+    [
+      ['--arch', 'arm64'],
+      ['PASS  architecture: arm64 for every function', "PASS  zip: sharp's linux-arm64 binaries (aarch64) and no others"],
+    ],
+    [
+      ['--no-cdn'],
+      [
+        'PASS  no cdn: no CloudFront resources, no origin-verify secret',
+        'PASS  no cdn: the resize function requires no X-Origin-Verify; syncVariants invalidates nothing; no s-maxage',
+      ],
+    ],
+  ])('%j passes every check', async (args, expected) => {
+    const result = await checkDeploy(args);
+    expect(lines(result.output, 'FAIL')).toEqual([]);
+    expect(result.code).toBe(0);
+    expect(lines(result.output, 'PASS')).toEqual(expect.arrayContaining(expected));
+  }, 300_000);
+
+  it('refuses an unknown architecture without packaging', async () => {
+    const result = await checkDeploy(['--arch', 'sparc']);
+    expect(result.code).toBe(2);
+    expect(result.output).toContain('--arch: x86_64 or arm64');
+  });
+});
+
+describe('the checks, against broken copies of the packaged template', () => {
+  let template: Cfn;
+  const options: CheckOptions = { architecture: 'x86_64', cdn: true, viewerRequestCode: readFileSync(join(ROOT, 'edge/viewer-request.js'), 'utf8') };
+  beforeAll(() => {
+    template = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8'));
+  });
+  const failures = (t: Cfn, o: CheckOptions = options) => checkTemplate(t, o).filter((r) => !r.ok).map((r) => r.name);
+  const SYNC_ROLE = 'iam: syncVariants may read originals, list both buckets, read/write/delete variants, report to its queue, invalidate this CDN, and nothing else';
+  const ERRORS = 'cdn: errors cached: 400, 404, 405, 414 at most 60 s (= ERROR_MAX_AGE); 403, 500, 502, 503, 504 never';
+  const statementsOf = (t: Cfn, role: string): Cfn[] => t.Resources[role].Properties.Policies[0].PolicyDocument.Statement;
+  const distribution = (t: Cfn) => t.Resources.CdnDistribution.Properties.DistributionConfig;
+
+  it('finds nothing wrong with the template as packaged', () => {
+    expect(failures(template)).toEqual([]);
+  });
+
+  const breakages: [string, (t: Cfn) => void, string[]][] = [
+    [
+      'an s3:* grant on every resource',
+      (t) => statementsOf(t, 'SyncVariantsRole').push({ Effect: 'Allow', Action: 's3:*', Resource: '*' }),
+      ['iam: no wildcard action and no NotAction in any Allow statement', 'iam: every S3 grant names its bucket (none on * or on every bucket)', SYNC_ROLE],
+    ],
+    [
+      'no error caching rule for 503 (CloudFront would keep it 10 s)',
+      (t) => (distribution(t).CustomErrorResponses = distribution(t).CustomErrorResponses.filter((r: Cfn) => r.ErrorCode !== 503)),
+      [ERRORS],
+    ],
+    [
+      'a 404 cached for ten minutes',
+      (t) => (distribution(t).CustomErrorResponses.find((r: Cfn) => r.ErrorCode === 404).ErrorCachingMinTTL = 600),
+      [ERRORS],
+    ],
+    [
+      'a delete on the originals',
+      (t) => statementsOf(t, 'SyncVariantsRole').push({ Effect: 'Allow', Action: 's3:DeleteObject', Resource: 'arn:aws:s3:::image-resizer-prod-originals/*' }),
+      ['iam: s3:DeleteObject only by syncVariants, only on arn:aws:s3:::image-resizer-prod-variants/*', 'iam: no object write or delete on the originals (image-resizer-prod-originals)', SYNC_ROLE],
+    ],
+    [
+      'the originals bucket not retained',
+      (t) => delete t.Resources.OriginalsBucket.DeletionPolicy,
+      ['originals bucket: image-resizer-prod-originals created, retained on stack removal and replacement'],
+    ],
+    [
+      'Host forwarded to API Gateway (managed AllViewer)',
+      (t) => (distribution(t).DefaultCacheBehavior.OriginRequestPolicyId = '216adef6-5c7f-47e4-b989-5492eafa07d3'),
+      ['cdn: origin requests carry all query parameters and Accept, but not Host'],
+    ],
+    [
+      'cookies in the cache key',
+      (t) => (t.Resources.CdnCachePolicy.Properties.CachePolicyConfig.ParametersInCacheKeyAndForwardedToOrigin.CookiesConfig.CookieBehavior = 'all'),
+      ['cdn: cache key = path, all query parameters, accept; no cookies; gzip and brotli; MinTTL 0 ≤ DefaultTTL ≤ MaxTTL ≥ s-maxage'],
+    ],
+    [
+      'a viewer-request function that is not edge/viewer-request.js',
+      (t) => (t.Resources.ViewerRequestFunction.Properties.FunctionCode += '\n// edited in the console\n'),
+      ['cdn: viewer-request CloudFront Function, cloudfront-js-2.0, published, code = edge/viewer-request.js, under 10240 bytes'],
+    ],
+    [
+      'the origin-verify value written into the template',
+      (t) => (distribution(t).Origins[0].OriginCustomHeaders[0].HeaderValue = 'hunter2hunter2hunter2hunter2hunter2'),
+      ['cdn: CloudFront sends X-Origin-Verify, a Secrets Manager dynamic reference to a generated secret (≥ 32 characters, no punctuation)', 'cdn: the resize function checks X-Origin-Verify against that secret, the only one it is granted by ARN'],
+    ],
+    [
+      'a bucket that allows public policies',
+      (t) => (t.Resources.VariantsBucket.Properties.PublicAccessBlockConfiguration.BlockPublicPolicy = false),
+      ['buckets: all 3 block every kind of public access'],
+    ],
+    [
+      'a log group kept forever',
+      (t) => delete t.Resources.SyncVariantsLogGroup.Properties.RetentionInDays,
+      ['logs: all 4 log groups expire (RetentionInDays)'],
+    ],
+    [
+      'failed events retried forever instead of reaching the dead-letter queue',
+      (t) => {
+        t.Resources.SyncVariantsLambdaEvConf.Properties.MaximumRetryAttempts = 0;
+        delete t.Resources.SyncVariantsLambdaEvConf.Properties.DestinationConfig;
+      },
+      [SYNC_ROLE, 'syncVariants: 2 retries, then an SQS dead-letter queue (14 days, encrypted) named in the outputs'],
+    ],
+    [
+      'no notification for removed originals',
+      (t) => t.Resources.OriginalsBucket.Properties.NotificationConfiguration.LambdaConfigurations.pop(),
+      ['notifications: image-resizer-prod-originals → syncVariants on s3:ObjectCreated:*, s3:ObjectRemoved:*, no prefix filter'],
+    ],
+  ];
+
+  it.each(breakages)('FAILs %s', (_, breakIt, expected) => {
+    const broken = structuredClone(template);
+    breakIt(broken);
+    expect(failures(broken)).toEqual(expected);
+  });
+
+  it('FAILs an x64 zip checked as arm64, and arm64 functions checked as x86_64', () => {
+    const zip = {
+      entries: ['node_modules/@img/sharp-linux-x64/lib/sharp-linux-x64-0.35.5.node', 'node_modules/@img/sharp-libvips-linux-x64/lib/libvips-cpp.so.8.18.7'],
+      machines: {
+        'node_modules/@img/sharp-linux-x64/lib/sharp-linux-x64-0.35.5.node': 'x86-64',
+        'node_modules/@img/sharp-libvips-linux-x64/lib/libvips-cpp.so.8.18.7': 'x86-64',
+      },
+    };
+    expect(failures(template, { ...options, zip })).toEqual([]);
+    expect(failures(template, { ...options, architecture: 'arm64', zip })).toEqual(['architecture: arm64 for every function', "zip: sharp's linux-arm64 binaries (aarch64) and no others"]);
+  });
+
+  it('judges the template CloudFormation will see: a false condition removes its resources', () => {
+    const noCdn = structuredClone(template);
+    noCdn.Conditions.CdnEnabled = { 'Fn::Equals': ['false', 'true'] };
+    // The distribution, its function, policy and secret, and syncVariants' CreateInvalidation are
+    // gone; the functions' environment still names them: CloudFormation would refuse the template.
+    const results = checkTemplate(noCdn, { ...options, cdn: false });
+    expect(results.filter((r) => !r.ok)).toEqual([
+      {
+        name: 'template: every Ref, GetAtt and DependsOn names a resource that exists under its conditions',
+        ok: false,
+        detail: 'ResizeLambdaFunction → OriginVerifySecret; SyncVariantsLambdaFunction → CdnDistribution',
+      },
+      expect.objectContaining({ name: 'no cdn: the resize function requires no X-Origin-Verify; syncVariants invalidates nothing; no s-maxage' }),
+    ]);
+  });
+});
+
+describe('the CloudFront Function code as serverless.yml passes it', () => {
+  it.each([
+    'function handler(event) { return event.request; }\n',
+    'var a = `${event.x}:${self:service}`; // ${env:HOME} \\${x} \\\\${y} $${z}\n// ${',
+  ])('keeps %j byte for byte, with no ${ for the framework to resolve', (code) => {
+    const value = literalWithoutVariables(code);
+    expect(literalText(value)).toBe(code);
+    expect(JSON.stringify(value).includes('${')).toBe(false);
+  });
+});
