@@ -5,7 +5,8 @@ import type { ParsedParams } from '../transform/operations.js';
  * Allowlist mode: bounds the number of distinct variants anyone can make, so the bucket and the
  * bill cannot be filled by walking through sizes. With `presets`, named presets are served; with
  * `widths`, requests whose width (× dpr) is one of the allowed widths (and height, if any, one of
- * the allowed heights). Parameters with many values (q, bg, blur, sharpen) are then only
+ * the allowed heights). Parameters with many values (q, bg, blur, sharpen, crops, trims, pads,
+ * byte budgets, watermarks) are then only
  * available through presets. Optionally a width is snapped up to the next allowed one instead
  * of being refused.
  */
@@ -23,7 +24,10 @@ const PRESET_OVERRIDES: ReadonlySet<keyof ParsedParams> = new Set(['fm', 'dpr'])
  * Parameters whose values would each make a new variant: continuous or with a hundred values
  * (q). With an allowlist they come only from presets, so the variants per original stay few.
  */
-const UNBOUNDED: readonly (keyof ParsedParams)[] = ['q', 'bg', 'blur', 'sharpen'];
+const UNBOUNDED: readonly (keyof ParsedParams)[] = [
+  'q', 'bg', 'blur', 'sharpen', 'rect', 'fp', 'ar', 'trim', 'pad', 'maxbytes',
+  'mark', 'markpos', 'markscale', 'markalpha', 'markpad',
+];
 
 const notAllowed = (message: string) => new InvalidRequestError('not_allowed', message);
 

@@ -1,4 +1,4 @@
-import type { OutputFormat, RequestedFormat } from './operations.js';
+import type { ImageFormatRequest, OutputFormat } from './operations.js';
 
 /** Formats sharp reads whose output keeps the same format when no `fm` is asked for. */
 const KEPT_FORMATS: ReadonlySet<string> = new Set(['jpeg', 'png', 'webp', 'avif', 'gif']);
@@ -36,7 +36,7 @@ export interface SourceTraits {
 }
 
 /** The concrete output format for a spec's `fm` and the original it is applied to. */
-export function resolveOutputFormat(fm: RequestedFormat | undefined, source: SourceTraits): OutputFormat {
+export function resolveOutputFormat(fm: ImageFormatRequest | undefined, source: SourceTraits): OutputFormat {
   if (fm !== undefined && fm !== 'auto') return fm;
   if (fm === undefined) {
     if (source.format === 'heif' && source.isAvif) return 'avif';

@@ -1,5 +1,17 @@
 import { InvalidRequestError } from '../errors.js';
-import { decimal, flag, hexColour, integer, invalid, oneOf, type Validator } from './validators.js';
+import {
+  aspectRatio,
+  decimal,
+  flag,
+  fractionPair,
+  hexColour,
+  integer,
+  integerList,
+  invalid,
+  objectName,
+  oneOf,
+  type Validator,
+} from './validators.js';
 
 /**
  * The table of URL parameters: one entry each, with its aliases and validator. The order of the
@@ -8,6 +20,11 @@ import { decimal, flag, hexColour, integer, invalid, oneOf, type Validator } fro
  */
 
 export const MAX_DIMENSION = 8192;
+/** Padding per side, in pixels. */
+export const MAX_PAD = 2048;
+/** `maxbytes` bounds: below a kilobyte no photo fits; above 50 MiB no budget is needed. */
+export const MIN_MAX_BYTES = 1024;
+export const MAX_MAX_BYTES = 50 * 1024 * 1024;
 
 export const FITS = ['cover', 'contain', 'fill', 'inside', 'outside'] as const;
 export type Fit = (typeof FITS)[number];
@@ -24,11 +41,20 @@ export const GRAVITIES = [
   'left top',
 ] as const;
 export const STRATEGIES = ['attention', 'entropy'] as const;
-export type Position = (typeof GRAVITIES)[number] | (typeof STRATEGIES)[number];
+export type Gravity = (typeof GRAVITIES)[number];
+export type Position = Gravity | (typeof STRATEGIES)[number];
 
 export const OUTPUT_FORMATS = ['jpeg', 'png', 'webp', 'avif', 'gif'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
-export type RequestedFormat = OutputFormat | 'auto';
+/** What `fm` may ask for: an image format, `auto` (negotiated from Accept), or `json` (a description, not an image). */
+export type ImageFormatRequest = OutputFormat | 'auto';
+export type RequestedFormat = ImageFormatRequest | 'json';
+/** `trim` with no threshold: sharp's own default. */
+export const DEFAULT_TRIM_THRESHOLD = 10;
+export const META_MODES = ['copyright', 'none'] as const;
+export type MetaMode = (typeof META_MODES)[number];
+/** Where a watermark goes when `markpos` is not given. */
+export const DEFAULT_MARK_POSITION: Gravity = 'right bottom';
 
 const SIDES: Record<string, 'top' | 'bottom' | 'left' | 'right' | 'center'> = {
   top: 'top',
@@ -77,6 +103,38 @@ const position: Validator<Position> = (raw, name) => {
   return [horizontal[0], vertical[0]].filter(Boolean).join(' ') as Position;
 };
 
+/** `pos`'s gravities only: a watermark has no smart placement. */
+const gravity: Validator<Gravity> = (raw, name) => {
+  const value = position(raw, name);
+  if ((STRATEGIES as readonly string[]).includes(value)) throw invalid(name, `one of ${GRAVITIES.join(', ')}`, raw);
+  return value as Gravity;
+};
+
+/** `trim` (flag: sharp's default threshold), `trim=0`/`false` (off), or a threshold 1–100. */
+const trimThreshold: Validator<number> = (raw, name) => {
+  const lower = raw.toLowerCase();
+  if (lower === '' || lower === 'true') return DEFAULT_TRIM_THRESHOLD;
+  if (lower === '0' || lower === 'false') return 0;
+  const value = /^\d{1,3}$/.test(raw) ? Number(raw) : NaN;
+  if (!(value >= 1 && value <= 100)) throw invalid(name, 'a flag (trim, trim=true, trim=0) or a threshold from 1 to 100', raw);
+  return value;
+};
+
+/** `rect=x,y,w,h` in pixels of the (EXIF-oriented) original: a region at least 1×1. */
+const rectangle: Validator<readonly [number, number, number, number]> = (raw, name) => {
+  const [x, y, w, h] = integerList(4, 4, 0, 65_535)(raw, name);
+  if (w! < 1 || h! < 1) throw invalid(name, 'x,y,width,height with a width and height of at least 1', raw);
+  return [x!, y!, w!, h!];
+};
+
+/** `pad=N` (all sides) or `pad=top,right,bottom,left`, in pixels. */
+const padding: Validator<readonly [number, number, number, number]> = (raw, name) => {
+  const sides = integerList(1, 4, 0, MAX_PAD)(raw, name);
+  if (sides.length === 1) return [sides[0]!, sides[0]!, sides[0]!, sides[0]!];
+  if (sides.length !== 4) throw invalid(name, `one number, or four (top,right,bottom,left) from 0 to ${MAX_PAD}`, raw);
+  return [sides[0]!, sides[1]!, sides[2]!, sides[3]!];
+};
+
 const sharpenSigma: Validator<number> = (raw, name) => {
   if (raw === '' || raw.toLowerCase() === 'true') return 1;
   if (raw === '0' || raw.toLowerCase() === 'false') return 0;
@@ -104,6 +162,22 @@ export interface ParsedParams {
   flip?: boolean;
   flop?: boolean;
   enlarge?: boolean;
+  rect?: readonly [number, number, number, number];
+  fp?: readonly [number, number];
+  /** Width ÷ height. */
+  ar?: number;
+  /** Threshold; 0 is off. */
+  trim?: number;
+  /** top, right, bottom, left. */
+  pad?: readonly [number, number, number, number];
+  maxbytes?: number;
+  meta?: MetaMode;
+  /** A watermark's name, relative to WATERMARKS_PREFIX. */
+  mark?: string;
+  markpos?: Gravity;
+  markscale?: number;
+  markalpha?: number;
+  markpad?: number;
 }
 
 interface Operation<K extends keyof ParsedParams> {
@@ -123,7 +197,7 @@ export const OPERATIONS = [
   op('h', ['height'], integer(1, MAX_DIMENSION)),
   op('fit', [], oneOf(FITS)),
   op('pos', ['position', 'crop', 'gravity'], position),
-  op('fm', ['format', 'f'], oneOf([...OUTPUT_FORMATS, 'auto'] as const, { jpg: 'jpeg' })),
+  op('fm', ['format', 'f'], oneOf([...OUTPUT_FORMATS, 'auto', 'json'] as const, { jpg: 'jpeg' })),
   op('q', ['quality'], integer(1, 100)),
   op('dpr', [], decimal(1, 4)),
   op('bg', ['background'], hexColour),
@@ -134,6 +208,18 @@ export const OPERATIONS = [
   op('flip', [], flag),
   op('flop', [], flag),
   op('enlarge', ['upscale'], flag),
+  op('rect', ['crop-rect'], rectangle),
+  op('fp', ['focalpoint', 'focal'], fractionPair),
+  op('ar', ['aspect-ratio'], aspectRatio),
+  op('trim', [], trimThreshold),
+  op('pad', ['padding'], padding),
+  op('maxbytes', ['max-bytes'], integer(MIN_MAX_BYTES, MAX_MAX_BYTES)),
+  op('meta', ['metadata'], oneOf(META_MODES, { strip: 'none' })),
+  op('mark', ['watermark'], objectName),
+  op('markpos', ['mark-pos'], gravity),
+  op('markscale', ['mark-scale'], decimal(0.01, 1)),
+  op('markalpha', ['mark-alpha'], integer(0, 100)),
+  op('markpad', ['mark-pad'], integer(0, 1000)),
 ] as const;
 
 const byName = new Map<string, Operation<keyof ParsedParams>>();

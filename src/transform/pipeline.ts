@@ -1,7 +1,7 @@
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import { InvalidRequestError, TooLargeError, UndecodableImageError, UnsupportedImageError } from '../errors.js';
 import { CONTENT_TYPES, resolveOutputFormat } from './format.js';
-import { STRATEGIES, type OutputFormat } from './operations.js';
+import { STRATEGIES, type ImageFormatRequest, type OutputFormat } from './operations.js';
 import { sniffFormat } from './sniff.js';
 import { defaultFit, type TransformSpec } from './spec.js';
 
@@ -112,9 +112,10 @@ function encode(image: Sharp, format: OutputFormat, quality: number): Sharp {
 }
 
 export async function renderVariant(original: Buffer, spec: TransformSpec, limits: RenderLimits): Promise<RenderedVariant> {
+  if (spec.fm === 'json') throw new InvalidRequestError('invalid_param', '"fm=json" is not available on this service yet.');
   const { meta, bytes } = await readMetadata(original, limits.allowSvg);
   const pages = meta.pages ?? 1;
-  const resolved = resolveOutputFormat(spec.fm, {
+  const resolved = resolveOutputFormat(spec.fm as ImageFormatRequest | undefined, {
     format: meta.format ?? '',
     isAvif: meta.compression === 'av1',
     hasAlpha: meta.hasAlpha ?? false,

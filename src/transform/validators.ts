@@ -63,3 +63,51 @@ export const hexColour: Validator<string> = (raw, name) => {
   }
   return hex.length <= 4 ? [...hex].map((c) => c + c).join('') : hex;
 };
+
+/** `a,b,c`: between `min` and `max` integers, each from `low` to `high`. */
+export const integerList =
+  (min: number, max: number, low: number, high: number): Validator<number[]> =>
+  (raw, name) => {
+    const parts = raw.split(',').map((p) => p.trim());
+    const values = parts.map((p) => (/^\d{1,10}$/.test(p) ? Number(p) : NaN));
+    if (parts.length < min || parts.length > max || values.some((v) => !Number.isInteger(v) || v < low || v > high)) {
+      const count = min === max ? `${min}` : `${min} to ${max}`;
+      throw invalid(name, `${count} comma-separated integers from ${low} to ${high}`, raw);
+    }
+    return values;
+  };
+
+/** `x,y` as fractions of the image, each from 0 to 1. */
+export const fractionPair: Validator<readonly [number, number]> = (raw, name) => {
+  const parts = raw.split(',').map((p) => p.trim());
+  const values = parts.map((p) => (/^(0|1|0?\.\d{1,6}|1\.0{1,6})$/.test(p) ? Number(p) : NaN));
+  if (values.length !== 2 || values.some((v) => !Number.isFinite(v) || v < 0 || v > 1)) {
+    throw invalid(name, 'x,y as fractions from 0 to 1 (e.g. 0.5,0.3)', raw);
+  }
+  return [values[0]!, values[1]!];
+};
+
+/** `16:9`, `4:3`, `1.91:1` → width ÷ height, rounded so that equal ratios are one variant. */
+export const aspectRatio: Validator<number> = (raw, name) => {
+  const match = /^(\d{1,5}(?:\.\d{1,4})?):(\d{1,5}(?:\.\d{1,4})?)$/.exec(raw.trim());
+  const ratio = match ? Number(match[1]) / Number(match[2]) : NaN;
+  if (!Number.isFinite(ratio) || ratio < 0.01 || ratio > 100) {
+    throw invalid(name, 'W:H with a ratio from 1:100 to 100:1 (e.g. 16:9)', raw);
+  }
+  return Math.round(ratio * 10_000) / 10_000;
+};
+
+/**
+ * A name below a fixed prefix (a watermark): relative, no `.`/`..` segments, no empty segments,
+ * no backslashes or control characters, at most 256 bytes. The prefix is the caller's.
+ */
+export const objectName: Validator<string> = (raw, name) => {
+  const segments = raw.split('/');
+  const valid =
+    raw.length > 0 &&
+    Buffer.byteLength(raw, 'utf8') <= 256 &&
+    !/[\\\u0000-\u001f\u007f]/.test(raw) &&
+    segments.every((s) => s !== '' && s !== '.' && s !== '..');
+  if (!valid) throw invalid(name, 'a file name below the watermarks folder (no leading "/", no "..", at most 256 bytes)', raw);
+  return raw;
+};

@@ -214,6 +214,7 @@ describe('the operations table', () => {
   it('lists the canonical order of the spec', () => {
     expect(OPERATIONS.map((o) => o.name)).toEqual([
       'w', 'h', 'fit', 'pos', 'fm', 'q', 'dpr', 'bg', 'blur', 'sharpen', 'gray', 'rot', 'flip', 'flop', 'enlarge',
+      'rect', 'fp', 'ar', 'trim', 'pad', 'maxbytes', 'meta', 'mark', 'markpos', 'markscale', 'markalpha', 'markpad',
     ]);
   });
 });
