@@ -1,6 +1,7 @@
 import type { BatchResult } from './batch.js';
 import type { BatchCostResult } from './batch-cost.js';
 import { BATCH_TARGET, batchTables } from './batch-report.js';
+import type { BudgetBenchResult, Contender } from './byte-budget.mjs';
 import type { CostResult } from './cost.js';
 import type { FreshResult, FreshStats } from './fresh.js';
 import type { HttpResult, LoadRun } from './http.js';
@@ -93,6 +94,7 @@ export function buildTables(
   cost?: CostResult,
   batch?: BatchResult,
   batchCost?: BatchCostResult,
+  budget?: BudgetBenchResult,
 ): Table[] {
   const tables: Table[] = [];
   const verdictOf = (name: string) => {
@@ -255,6 +257,7 @@ export function buildTables(
     });
   }
   if (batch) tables.push(...batchTables(batch, verdictOf(`${batch.originals} × ${batch.specs.length} variants`), batchCost));
+  if (budget) tables.push(budgetTable(budget));
   tables.push({
     title: 'Targets',
     head: ['section', 'ratio', 'value', 'target', ''],
@@ -263,6 +266,37 @@ export function buildTables(
   });
   void machine;
   return tables;
+}
+
+/** Section 7: no target (the issue asks only to show the cost), every ratio against one plain sharp encode. */
+function budgetTable(budget: BudgetBenchResult): Table {
+  const rows: string[][] = [];
+  for (const c of budget.cases) {
+    const row = (name: string, x: Contender) => [
+      c.label,
+      name,
+      medP90(x.time),
+      times(ratio(x.time.median, c.rawOnce.time.median)),
+      String(x.encodes),
+      String(x.quality),
+      `${kb(x.bytes)}${x.fits ? '' : ' (over)'}`,
+    ];
+    rows.push(
+      row('service, maxbytes', c.service),
+      row('service, no maxbytes (q=80)', c.servicePlain),
+      row('plain sharp, one encode (q=80)', c.rawOnce),
+      row('plain sharp, same search, whole pipeline per attempt', c.rawSearchFull),
+      row('plain sharp, same search, decoded once', c.rawSearchReuse),
+    );
+  }
+  return {
+    title: '7. maxbytes (ms, median / p90): the service\'s render with a byte budget vs plain sharp in the same process (transform only, no S3)',
+    head: ['case', 'contender', 'time', 'vs one plain encode', 'encodes', 'quality', 'output'],
+    rows,
+    notes: [
+      'The search: the requested quality (80) first, then a binary search of 10, 15, … below it; at most 6 encodes. The service renders the pixels once and encodes them per attempt; "decoded once" is that, written in plain sharp.',
+    ],
+  };
 }
 
 const width = (s: string) => [...s].length;

@@ -8,7 +8,9 @@ import { batchSection, type BatchResult } from './batch.js';
 import { batchCosts, type BatchCostResult } from './batch-cost.js';
 import { costs, type CostResult } from './cost.js';
 import { freshSection, readMemorySize, type FreshResult } from './fresh.js';
+import { heicSection, heicTables, type HeicResult } from './heic.js';
 import { httpSection, type HttpResult } from './http.js';
+import type { BudgetBenchResult } from './byte-budget.mjs';
 import type { InProcessResult } from './in-process.mjs';
 import { buildTables, collectTargets, machineLine, renderMarkdown, renderText, type Machine } from './report.js';
 
@@ -16,21 +18,25 @@ import { buildTables, collectTargets, machineLine, renderMarkdown, renderText, t
  * `npm run bench`: builds (or finds) the corpus, then measures, each against its baseline from the
  * same run: 1–2 misses and hits in process, 4–5 fresh processes (memory, cold start, package
  * size), 3 the HTTP stack under load next to ipx, 6 the batch worker next to raw sharp (with its
- * cost per million variants on Fargate and on Lambda). Prints the tables and writes the same figures
+ * cost per million variants on Fargate and on Lambda), 7 what `maxbytes` costs next to plain sharp,
+ * 8 an HEIC original next to heic-decode + sharp.
+ * Prints the tables and writes the same figures
  * to .bench/results.json (and .bench/results.md). Everything stays on 127.0.0.1; every child
  * process is bounded; the whole run stops itself after 9.5 minutes.
  *
  *   npm run bench                  the full run (about 6 minutes on 2 cores)
  *   npm run bench -- --quick       a smoke run with few samples (figures not meaningful)
- *   npm run bench -- --only=inproc,fresh,http,batch
+ *   npm run bench -- --only=inproc,fresh,http,batch,budget,heic
  */
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const only = new Set((args.find((a) => a.startsWith('--only='))?.slice(7) ?? 'inproc,fresh,http,batch').split(','));
+const only = new Set((args.find((a) => a.startsWith('--only='))?.slice(7) ?? 'inproc,fresh,http,batch,budget,heic').split(','));
 const OUT = join(ROOT, '.bench');
 const WORK = join(OUT, 'work');
 const DEADLINE_MS = 570_000;
 const BATCH_BUDGET_MS = 120_000;
+// The HEIC section: about 40 s, and about 15 s more the first time (its original is generated).
+const HEIC_BUDGET_MS = 75_000;
 
 const t0 = performance.now();
 // Every child inherits this: the SDK's notice about Node < 22 (Lambda runs 22) is only noise here.
@@ -58,6 +64,8 @@ const results: {
   cost?: CostResult;
   batch?: BatchResult;
   batchCost?: BatchCostResult;
+  budget?: BudgetBenchResult;
+  heic?: HeicResult;
   errors: string[];
   seconds?: number;
 } = { machine, quick, memoryMb: readMemorySize(), errors: [] };
@@ -69,7 +77,10 @@ function write(): void {
   results.machine = { ...machine, load: { ...machine.load, end: loadavg()[0]! } };
   results.seconds = Math.round((performance.now() - t0) / 1000);
   const targets = collectTargets(results.inProcess, results.http, results.fresh, results.batch);
-  const tables = buildTables(results.machine, targets, results.inProcess, results.http, results.fresh, results.cost, results.batch, results.batchCost);
+  const tables = [
+    ...buildTables(results.machine, targets, results.inProcess, results.http, results.fresh, results.cost, results.batch, results.batchCost, results.budget),
+    ...(results.heic ? heicTables(results.heic) : []),
+  ];
   mkdirSync(OUT, { recursive: true });
   writeFileSync(join(OUT, 'results.json'), `${JSON.stringify({ ...results, targets }, null, 2)}\n`);
   writeFileSync(
@@ -103,7 +114,7 @@ const watchdog = setTimeout(() => {
  */
 function snapshotTree(): string {
   const dir = mkdtempSync(join(tmpdir(), 'bench-tree-'));
-  for (const name of ['serverless.yml', 'package.json', 'package-lock.json', 'tsconfig.json', 'handlers', 'src', 'scripts', 'types', 'events']) {
+  for (const name of ['serverless.yml', 'package.json', 'package-lock.json', 'tsconfig.json', 'handlers', 'src', 'scripts', 'types', 'events', 'edge']) {
     cpSync(join(ROOT, name), join(dir, name), { recursive: true });
   }
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
@@ -162,6 +173,17 @@ try {
     servers.splice(servers.indexOf(s3), 1);
   }
 
+  if (only.has('budget')) {
+    results.budget = await section('maxbytes (7)', async () => {
+      log('maxbytes: the service\'s quality search vs plain sharp, one encode and the same search by hand …');
+      const { report } = await runChild<BudgetBenchResult>(TSX, ['bench/byte-budget.mts', JSON.stringify({ corpus, quick })], {
+        timeoutMs: 120_000,
+        log,
+      });
+      return report;
+    });
+  }
+
   if (only.has('http')) {
     const median = (id: string, fallback: number) => results.inProcess?.misses.find((m) => m.id === id)?.handler.median ?? fallback;
     results.http = await section('over HTTP (3)', () =>
@@ -174,6 +196,11 @@ try {
   } else if (only.has('batch')) {
     results.batch = await section('batch worker (6)', () => batchSection({ corpus, tree: tree!, work: WORK, quick, log }));
     if (results.batch) results.batchCost = batchCosts(results.batch, results.memoryMb);
+  }
+  if (only.has('heic') && performance.now() - t0 > DEADLINE_MS - HEIC_BUDGET_MS) {
+    results.errors.push(`HEIC (8): skipped, less than ${HEIC_BUDGET_MS / 1000} s left before the deadline`);
+  } else if (only.has('heic')) {
+    results.heic = await section('HEIC (8)', () => heicSection({ corpusDir: join(OUT, 'corpus'), quick, log }));
   }
   if (results.inProcess) results.cost = costs(results.memoryMb, results.inProcess, results.fresh);
 } catch (error) {

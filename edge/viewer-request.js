@@ -30,6 +30,18 @@ const PARAM_NAMES = {
   flip: 'flip',
   flop: 'flop',
   enlarge: 'enlarge', upscale: 'enlarge',
+  rect: 'rect', 'crop-rect': 'rect',
+  fp: 'fp', focalpoint: 'fp', focal: 'fp',
+  ar: 'ar', 'aspect-ratio': 'ar',
+  trim: 'trim',
+  pad: 'pad', padding: 'pad',
+  maxbytes: 'maxbytes', 'max-bytes': 'maxbytes',
+  meta: 'meta', metadata: 'meta',
+  mark: 'mark', watermark: 'mark',
+  markpos: 'markpos', 'mark-pos': 'markpos',
+  markscale: 'markscale', 'mark-scale': 'markscale',
+  markalpha: 'markalpha', 'mark-alpha': 'markalpha',
+  markpad: 'markpad', 'mark-pad': 'markpad',
 };
 
 // `800x600`, `800x`, `x600`, `0x600`: at least one digit, so a folder named `x` stays a folder.

@@ -97,6 +97,7 @@ export function checkTemplate(packaged: Template, options: CheckOptions): CheckR
   const originalsPrefix = String(resizeEnv.ORIGINALS_PREFIX ?? '');
   const variants = String(resizeEnv.VARIANTS_BUCKET ?? '');
   const variantsPrefix = String(resizeEnv.VARIANTS_PREFIX ?? '');
+  const watermarksPrefix = String(resizeEnv.WATERMARKS_PREFIX ?? '');
   const sameBucket = originals === variants;
   const variantObjects = `arn:aws:s3:::${variants}/${variantsPrefix}*`;
   const syncRole = roleOf(resource(APP_FUNCTIONS.syncVariants));
@@ -190,6 +191,7 @@ export function checkTemplate(packaged: Template, options: CheckOptions): CheckR
   check('iam: syncVariants may read originals, list both buckets, read/write/delete variants, report to its queue, invalidate this CDN, and nothing else', () => {
     const want = [
       `s3:GetObject arn:aws:s3:::${originals}/${originalsPrefix}*`,
+      `s3:GetObject arn:aws:s3:::${originals}/${watermarksPrefix}*`,
       `s3:ListBucket arn:aws:s3:::${originals}`,
       `s3:ListBucket arn:aws:s3:::${variants}`,
       `s3:GetObject ${variantObjects}`,

@@ -39,11 +39,18 @@ const prefix = z.pipe(
   z._default(z.string().check(z.refine((v) => !v.startsWith('/'), 'must not start with "/"')), ''),
   z.transform((v) => (v === '' || v.endsWith('/') ? v : `${v}/`)),
 );
+/** A prefix that cannot be the bucket root: blank (unset) means the default. */
+const namedPrefix = (fallback: string) =>
+  z.pipe(
+    z._default(z.string().check(z.refine((v) => !v.startsWith('/'), 'must not start with "/"')), fallback),
+    z.transform((v) => (v.trim() === '' ? fallback : v.endsWith('/') ? v : `${v}/`)),
+  );
 const bucket = (fallback: string) => z._default(z.string().check(z.minLength(3)), fallback);
 
 const envSchema = z.object({
   ORIGINALS_BUCKET: bucket('originals'),
   ORIGINALS_PREFIX: prefix,
+  WATERMARKS_PREFIX: namedPrefix('watermarks/'),
   VARIANTS_BUCKET: bucket('variants'),
   VARIANTS_PREFIX: z.optional(z.string()),
   DEFAULT_QUALITY: int(1, 100, 80),
@@ -74,6 +81,7 @@ const envSchema = z.object({
   ALLOWED_HEIGHTS: optionalString,
   SNAP_WIDTHS: z.optional(bool),
   ALLOW_SVG: z.optional(bool),
+  URL_COMPAT: optionalString,
   CORS_ORIGINS: optionalString,
   CORS_CREDENTIALS: z.optional(bool),
   // The batch worker and its launcher (README "Batch").
@@ -156,6 +164,8 @@ export interface EdgeSettings {
 export interface Config {
   readonly originalsBucket: string;
   readonly originalsPrefix: string;
+  /** Where `mark=<name>` finds `<prefix><name>`: a full key of the originals bucket, independent of originalsPrefix. */
+  readonly watermarksPrefix: string;
   readonly variantsBucket: string;
   readonly variantsPrefix: string;
   readonly defaultQuality: number;
@@ -176,6 +186,8 @@ export interface Config {
   readonly presets: Presets;
   readonly allowlist: AllowlistPolicy;
   readonly allowSvg: boolean;
+  /** Foreign URL forms read as the query form (docs/migrating.md): SIH's base64 JSON paths, Thumbor paths. */
+  readonly urlCompat: { readonly sih: boolean; readonly thumbor: boolean };
   readonly cors: CorsPolicy;
   readonly batch: BatchSettings;
   readonly edge: EdgeSettings;
@@ -237,6 +249,16 @@ function allowlistPolicy(e: { ALLOWLIST?: string; ALLOWED_WIDTHS?: string; ALLOW
     throw new ConfigError('Invalid configuration: PRESETS must define at least one preset when ALLOWLIST includes presets');
   }
   return policy;
+}
+
+/** `thumbor,sih` (the default), either alone, or `none` for buckets whose keys look like those forms. */
+function urlCompat(value: string | undefined): Config['urlCompat'] {
+  const forms = (value ?? 'thumbor,sih').split(',').map((f) => f.trim().toLowerCase()).filter(Boolean);
+  const unknown = forms.filter((f) => !['thumbor', 'sih', 'none'].includes(f));
+  if (unknown.length > 0 || forms.length === 0 || (forms.includes('none') && forms.length > 1)) {
+    throw new ConfigError('Invalid configuration: URL_COMPAT: expected thumbor, sih, thumbor,sih or none');
+  }
+  return Object.freeze({ sih: forms.includes('sih'), thumbor: forms.includes('thumbor') });
 }
 
 function corsPolicy(e: { CORS_ORIGINS?: string; CORS_CREDENTIALS?: boolean }): CorsPolicy {
@@ -345,17 +367,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (sameBucket && e.ORIGINALS_PREFIX !== '' && e.ORIGINALS_PREFIX.startsWith(variantsPrefix)) {
     throw new ConfigError('Invalid configuration: ORIGINALS_PREFIX must not lie inside VARIANTS_PREFIX');
   }
+  // A watermark name must never reach a variant (or a report): `mark=v2/…` would read the cache.
+  if (sameBucket && (e.WATERMARKS_PREFIX.startsWith(variantsPrefix) || variantsPrefix.startsWith(e.WATERMARKS_PREFIX))) {
+    throw new ConfigError('Invalid configuration: WATERMARKS_PREFIX and VARIANTS_PREFIX must not contain one another when VARIANTS_BUCKET equals ORIGINALS_BUCKET');
+  }
   const presets = parsePresets(presetDefinitions(e.PRESETS));
   return Object.freeze({
     signingSecrets: signingSource(e),
     presets,
     allowlist: allowlistPolicy(e, presets),
     allowSvg: e.ALLOW_SVG ?? false,
+    urlCompat: urlCompat(e.URL_COMPAT),
     cors: corsPolicy(e),
     batch: batchSettings(e, variantsPrefix),
     edge: edgeSettings(e, presets),
     originalsBucket: e.ORIGINALS_BUCKET,
     originalsPrefix: e.ORIGINALS_PREFIX,
+    watermarksPrefix: e.WATERMARKS_PREFIX,
     variantsBucket: e.VARIANTS_BUCKET,
     variantsPrefix,
     defaultQuality: e.DEFAULT_QUALITY,

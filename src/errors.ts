@@ -75,6 +75,24 @@ export class OriginalNotFoundError extends ImageServiceError {
   }
 }
 
+/** `mark=<name>` names no object below WATERMARKS_PREFIX: the watermark is missing, not the original. */
+export class WatermarkNotFoundError extends ImageServiceError {
+  constructor(name: string, key: string) {
+    super(404, 'watermark_not_found', `No watermark "${name}" (${key}).`);
+  }
+}
+
+/**
+ * The watermark exists but cannot be used: over the size limits (413 `watermark_too_large`) or not
+ * a decodable image (422 `undecodable_watermark`). Codes of their own: the original is fine, and
+ * the batch worker must not take them for an unreadable original.
+ */
+export class WatermarkError extends ImageServiceError {
+  constructor(statusCode: 413 | 422, code: 'watermark_too_large' | 'undecodable_watermark', message: string, cause?: unknown) {
+    super(statusCode, code, message, { cause });
+  }
+}
+
 export class TooLargeError extends ImageServiceError {
   constructor(code: string, message: string) {
     super(413, code, message);

@@ -3,9 +3,11 @@ import { OriginalNotFoundError, ProcessingTimeoutError, StorageUnavailableError,
 import { imageCacheControl } from './http/cache-control.js';
 import type { ImageStore, StoredVariant, VariantWrite } from './storage/image-store.js';
 import { withOriginalCache } from './storage/original-cache.js';
+import { budgetFromMetadata, budgetMetadata, type BudgetOutcome } from './transform/byte-budget.js';
 import { renderVariant, type RenderLimits } from './transform/pipeline.js';
 import type { TransformSpec } from './transform/spec.js';
 import { variantId, type VariantId } from './transform/variant-key.js';
+import { createWatermarkSource, type WatermarkHead } from './watermarks.js';
 
 /** Durations in milliseconds, reported to clients as Server-Timing. */
 export interface Timings {
@@ -24,6 +26,8 @@ export type VariantResult =
       /** Whether the variant is in the cache now (false when a write after a miss failed). */
       readonly stored: boolean;
       readonly timings: Timings;
+      /** `maxbytes`: the quality found and whether it fits (kept in the stored object's metadata). */
+      readonly budget?: BudgetOutcome;
     };
 
 export interface VariantRequest {
@@ -44,7 +48,7 @@ export interface VariantService {
   variantUrl(id: VariantId, cacheControl?: string): Promise<string>;
 }
 
-type Rendered = { body: Buffer; contentType: string; stored: boolean; timings: Timings };
+type Rendered = { body: Buffer; contentType: string; stored: boolean; timings: Timings; budget?: BudgetOutcome };
 
 const since = (start: number) => performance.now() - start;
 
@@ -72,11 +76,18 @@ export function renderLimits(config: Config): RenderLimits {
  * How a variant is stored: the same for a miss served over HTTP and for the batch worker, so a
  * pre-generated variant is exactly the object a request would have stored.
  */
-export function variantWrite(config: Config, originalKey: string, etag: string, id: VariantId, contentType: string): VariantWrite {
+export function variantWrite(
+  config: Config,
+  originalKey: string,
+  etag: string,
+  id: VariantId,
+  contentType: string,
+  budget?: BudgetOutcome,
+): VariantWrite {
   return {
     contentType,
     cacheControl: imageCacheControl(config.cacheMaxAge, config.edge.cdnMaxAge),
-    metadata: { 'source-key': encodeURIComponent(originalKey), 'source-etag': etag, spec: id.spec },
+    metadata: { 'source-key': encodeURIComponent(originalKey), 'source-etag': etag, spec: id.spec, ...budgetMetadata(budget) },
   };
 }
 
@@ -95,6 +106,8 @@ export function originalTooLarge(size: number, config: Config): TooLargeError {
 export function createVariantService(config: Config, backingStore: ImageStore, log: ServiceLog): VariantService {
   const store = withOriginalCache(backingStore, config.originalCacheBytes);
   const limits = renderLimits(config);
+  // Watermarks have a cache of their own: big originals must not push them out of it.
+  const watermarks = createWatermarkSource(config, backingStore);
   // The last ETag seen per original lets the variant lookup start alongside the HEAD of the
   // original; the HEAD still decides, so a stale guess only costs a wasted GET.
   // Bounded: a warm instance can see millions of distinct originals over its life.
@@ -120,9 +133,10 @@ export function createVariantService(config: Config, backingStore: ImageStore, l
     spec: TransformSpec,
     s3Read: number,
     deadline: AbortSignal,
+    mark?: WatermarkHead,
   ): Promise<Rendered> {
     let start = performance.now();
-    const bytes = await store.getOriginal(originalKey, etag);
+    const [bytes, watermark] = await Promise.all([store.getOriginal(originalKey, etag), mark && watermarks.read(mark)]);
     if (!bytes) {
       // Deleted or replaced between the HEAD and the GET: the next request sees the new state.
       lastEtag.delete(originalKey);
@@ -132,23 +146,23 @@ export function createVariantService(config: Config, backingStore: ImageStore, l
     deadline.throwIfAborted();
     const timings: Timings = { s3Read: s3Read + since(start), transform: 0, s3Write: 0 };
     start = performance.now();
-    const rendered = await renderVariant(bytes, spec, limits);
+    const rendered = await renderVariant(bytes, spec, limits, watermark);
     timings.transform = since(start);
     if (deadline.aborted) {
       log.warn('variant not stored: rendered after the processing deadline', { variantKey: id.key, ms: Math.round(timings.transform) });
-      return { body: rendered.data, contentType: rendered.contentType, stored: false, timings };
+      return { body: rendered.data, contentType: rendered.contentType, stored: false, timings, budget: rendered.budget };
     }
     start = performance.now();
     let stored = true;
     try {
-      await store.putVariant(id.key, rendered.data, variantWrite(config, originalKey, etag, id, rendered.contentType));
+      await store.putVariant(id.key, rendered.data, variantWrite(config, originalKey, etag, id, rendered.contentType, rendered.budget));
     } catch (error) {
       // The cache is best effort: the client still gets its image.
       stored = false;
       log.warn('variant write failed', { variantKey: id.key, error });
     }
     timings.s3Write = since(start);
-    return { body: rendered.data, contentType: rendered.contentType, stored, timings };
+    return { body: rendered.data, contentType: rendered.contentType, stored, timings, budget: rendered.budget };
   }
 
   const hit = (id: VariantId, stored: StoredVariant, s3Read: number): VariantResult => ({
@@ -158,18 +172,29 @@ export function createVariantService(config: Config, backingStore: ImageStore, l
     contentType: stored.contentType,
     stored: true,
     timings: { s3Read, transform: 0, s3Write: 0 },
+    budget: budgetFromMetadata(stored.metadata),
   });
 
   async function getVariant(request: VariantRequest, deadline: AbortSignal): Promise<VariantResult> {
     const originalKey = config.originalsPrefix + request.key;
     const start = performance.now();
+    // A watermark's ETag is part of the key: asked for on every request that has one, alongside
+    // the original's HEAD (the guessed lookup uses the one seen last).
+    const name = request.spec.mark;
+    const markHead = name === undefined ? undefined : watermarks.head(name);
+    markHead?.catch(() => undefined);
+    const markGuess = name === undefined ? undefined : watermarks.lastEtag(name);
     const remembered = lastEtag.get(originalKey);
     const guess = remembered?.etag;
-    const guessedId = guess !== undefined ? variantId(config.variantsPrefix, { key: originalKey, etag: guess }, request.spec) : undefined;
+    const guessedId =
+      guess !== undefined && (name === undefined || markGuess !== undefined)
+        ? variantId(config.variantsPrefix, { key: originalKey, etag: guess, watermarkEtag: markGuess }, request.spec)
+        : undefined;
     // Opt-in (ORIGINAL_REVALIDATE_SECONDS): an ETag confirmed that recently is trusted for hits,
-    // which then cost one S3 request instead of two. Misses always confirm it first.
+    // which then cost one S3 request instead of two. Misses always confirm it first; so do
+    // watermarked requests, which HEAD the watermark anyway.
     const trusted =
-      remembered !== undefined && Date.now() - remembered.confirmedAt < config.originalRevalidateSeconds * 1000;
+      name === undefined && remembered !== undefined && Date.now() - remembered.confirmedAt < config.originalRevalidateSeconds * 1000;
     if (trusted && guessedId && matchesEtag(request.ifNoneMatch, guessedId.etag)) return { kind: 'not-modified', id: guessedId };
     const speculative = guessedId ? store.getVariant(guessedId.key) : undefined;
     speculative?.catch(() => undefined);
@@ -184,8 +209,9 @@ export function createVariantService(config: Config, backingStore: ImageStore, l
       throw new OriginalNotFoundError(request.key);
     }
     if (head.size > config.maxOriginalBytes) throw originalTooLarge(head.size, config);
+    const mark = await markHead;
     rememberEtag(originalKey, head.etag);
-    const id = variantId(config.variantsPrefix, { key: originalKey, etag: head.etag }, request.spec);
+    const id = variantId(config.variantsPrefix, { key: originalKey, etag: head.etag, watermarkEtag: mark?.etag }, request.spec);
     if (matchesEtag(request.ifNoneMatch, id.etag)) return { kind: 'not-modified', id };
 
     const stored = await (guessedId?.key === id.key ? speculative! : store.getVariant(id.key));
@@ -193,7 +219,7 @@ export function createVariantService(config: Config, backingStore: ImageStore, l
     if (stored) return hit(id, stored, s3Read);
     let rendering = inFlight.get(id.key);
     if (!rendering) {
-      rendering = render(originalKey, head.etag, id, request.spec, s3Read, deadline).finally(() => inFlight.delete(id.key));
+      rendering = render(originalKey, head.etag, id, request.spec, s3Read, deadline, mark).finally(() => inFlight.delete(id.key));
       inFlight.set(id.key, rendering);
     }
     return { kind: 'miss', id, ...(await rendering) };

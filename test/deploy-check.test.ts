@@ -21,7 +21,7 @@ const { literalWithoutVariables } = createRequire(import.meta.url)('../scripts/s
 
 // Settings a contributor may have exported for a deploy of their own; the checks below are for the defaults.
 const SETTINGS = [
-  'ORIGINALS_BUCKET', 'VARIANTS_BUCKET', 'ORIGINALS_PREFIX', 'VARIANTS_PREFIX', 'EXISTING_ORIGINALS_BUCKET', 'CDN_ENABLED', 'CDN_PRICE_CLASS',
+  'ORIGINALS_BUCKET', 'VARIANTS_BUCKET', 'ORIGINALS_PREFIX', 'VARIANTS_PREFIX', 'WATERMARKS_PREFIX', 'EXISTING_ORIGINALS_BUCKET', 'CDN_ENABLED', 'CDN_PRICE_CLASS',
   'CDN_MAX_AGE', 'CACHE_MAX_AGE', 'ERROR_MAX_AGE', 'LAMBDA_ARCHITECTURE', 'PRESETS', 'EAGER_PRESETS', 'CORS_ORIGINS', 'ALLOWLIST',
 ];
 const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !SETTINGS.includes(name)));

@@ -125,6 +125,20 @@ describe('resize handler over a local S3', () => {
     expect(await stack.originalEtag(key)).toBe(originalEtag);
   });
 
+  it('serves an iPhone-style HEIC original: upright JPEG by default, WebP when asked', async () => {
+    // 64×96 once turned by its HEIF rotation (test/fixtures/heic/README.md).
+    const key = uniqueKey('photos/IMG_0001.HEIC');
+    await stack.seed(key, readFileSync(join(__dirname, 'fixtures/heic/portrait-p3.heic')), 'image/heic');
+
+    const jpeg = await stack.handler(event(key, { w: '32' }));
+    expectImage(jpeg, { cache: 'miss', contentType: 'image/jpeg' });
+    expect(await describeImage(bodyBytes(jpeg))).toMatchObject({ format: 'jpeg', width: 32, height: 48, hasExif: false });
+    const webp = await stack.handler(event(key, { w: '32', fm: 'webp' }));
+    expectImage(webp, { cache: 'miss', contentType: 'image/webp' });
+    expect(await describeImage(bodyBytes(webp))).toMatchObject({ format: 'webp', width: 32, height: 48 });
+    expectImage(await stack.handler(event(key, { w: '32' })), { cache: 'hit', contentType: 'image/jpeg' });
+  });
+
   it('answers HEAD with the headers of GET and no body', async () => {
     const key = uniqueKey('photos/head.jpg');
     await stack.seed(key, photo);

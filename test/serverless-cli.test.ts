@@ -99,6 +99,36 @@ describe('sls package', () => {
     }
   }, 120_000);
 
+  it('decodes an HEIC original in the packaged handler (libheif-js shipped beside it, loaded on demand)', async () => {
+    expect(files).toContain('node_modules/libheif-js/libheif-wasm/libheif-bundle.js');
+    const dir = mkdtempSync(join(tmpdir(), 'package-run-'));
+    const stack = await startLocalS3Only();
+    try {
+      await run('unzip', ['-q', join(out, 'image-resizer.zip'), '-d', dir]);
+      // The bundle leaves the decoder (its WebAssembly inlined as base64) out: no cold start parses its 2 MB.
+      expect(readFileSync(join(dir, 'handlers/resize.js'), 'utf8').includes('data:application/octet-stream;base64')).toBe(false);
+      const s3 = new S3Client({ endpoint: stack.s3.endpoint, forcePathStyle: true, region: 'us-east-1', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+      await s3.send(new PutObjectCommand({ Bucket: 'originals', Key: 'photos/IMG_0001.HEIC', Body: readFileSync(join(ROOT, 'test/fixtures/heic/portrait-p3.heic')) }));
+      s3.destroy();
+      const script = `
+        const { handler } = require(${JSON.stringify(join(dir, 'handlers/resize.js'))});
+        const sample = require(${JSON.stringify(join(ROOT, 'events/resize-query.json'))});
+        const path = '/photos/IMG_0001.HEIC';
+        const event = { ...sample, rawPath: path, rawQueryString: 'w=32', queryStringParameters: { w: '32' }, pathParameters: { proxy: path.slice(1) },
+          requestContext: { ...sample.requestContext, http: { ...sample.requestContext.http, path } } };
+        handler(event).then((r) => console.log(JSON.stringify({ status: r.statusCode, type: r.headers['Content-Type'], body: r.body })));
+      `;
+      const env = { ...baseEnv, S3_ENDPOINT: stack.s3.endpoint, ORIGINALS_BUCKET: 'originals', VARIANTS_BUCKET: 'variants' };
+      const { stdout } = await run(process.execPath, ['-e', script], { cwd: dir, env, timeout: 60_000 });
+      const result = JSON.parse(stdout.trim().split('\n').pop()!);
+      expect(result).toMatchObject({ status: 200, type: 'image/jpeg' });
+      expect(await describeImage(Buffer.from(result.body, 'base64'))).toMatchObject({ format: 'jpeg', width: 32, height: 48 });
+    } finally {
+      await stack.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   it('declares the HTTP API route, private encrypted buckets and a least-privilege role', () => {
     const resources = template.Resources;
     const route = Object.values<any>(resources).find((r) => r.Type === 'AWS::ApiGatewayV2::Route');
@@ -134,6 +164,7 @@ describe('sls package', () => {
     expect(grants.sort()).toEqual(
       [
         's3:GetObject "arn:aws:s3:::image-resizer-prod-originals/*"',
+        's3:GetObject "arn:aws:s3:::image-resizer-prod-originals/watermarks/*"',
         's3:ListBucket "arn:aws:s3:::image-resizer-prod-originals"',
         's3:GetObject "arn:aws:s3:::image-resizer-prod-variants/*"',
         's3:PutObject "arn:aws:s3:::image-resizer-prod-variants/*"',
@@ -226,7 +257,7 @@ describe('sls package', () => {
     const resizeEnv = resources.ResizeLambdaFunction.Properties.Environment.Variables;
     const shared = Object.keys(workerEnv).filter((name) => !['POWERTOOLS_SERVICE_NAME', 'AWS_REGION', 'BATCH_REPORTS_PREFIX'].includes(name));
     expect(shared.sort()).toEqual(
-      ['ORIGINALS_BUCKET', 'VARIANTS_BUCKET', 'ORIGINALS_PREFIX', 'VARIANTS_PREFIX', 'PRESETS', 'DEFAULT_QUALITY', 'CACHE_MAX_AGE', 'MAX_ORIGINAL_BYTES',
+      ['ORIGINALS_BUCKET', 'VARIANTS_BUCKET', 'ORIGINALS_PREFIX', 'VARIANTS_PREFIX', 'WATERMARKS_PREFIX', 'PRESETS', 'DEFAULT_QUALITY', 'CACHE_MAX_AGE', 'MAX_ORIGINAL_BYTES',
         'MAX_INPUT_PIXELS', 'MAX_OUTPUT_PIXELS', 'MAX_FRAMES', 'PROCESSING_TIMEOUT_MS', 'ALLOW_SVG', 'ALLOWLIST', 'ALLOWED_WIDTHS', 'ALLOWED_HEIGHTS',
         'SNAP_WIDTHS', 'POWERTOOLS_LOG_LEVEL', 'CDN_MAX_AGE'].sort(),
     );
@@ -251,6 +282,7 @@ describe('sls package', () => {
     expect(grantsOf(worker).sort()).toEqual(
       [
         's3:GetObject "arn:aws:s3:::image-resizer-prod-originals/*"',
+        's3:GetObject "arn:aws:s3:::image-resizer-prod-originals/watermarks/*"',
         's3:ListBucket "arn:aws:s3:::image-resizer-prod-originals"',
         's3:GetObject "arn:aws:s3:::image-resizer-prod-variants/*"',
         's3:PutObject "arn:aws:s3:::image-resizer-prod-variants/*"',

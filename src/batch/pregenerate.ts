@@ -1,11 +1,12 @@
 import type { Config } from '../config.js';
-import { InvalidRequestError, OriginalNotFoundError, toServiceError, type ImageServiceError } from '../errors.js';
+import { ImageServiceError, InvalidRequestError, OriginalNotFoundError, toServiceError } from '../errors.js';
 import { requestRules } from '../http/resize-handler.js';
 import { validateKey } from '../request/original-key.js';
 import { originalTooLarge, renderLimits, variantWrite } from '../service.js';
 import type { ImageStore } from '../storage/image-store.js';
 import { renderVariant } from '../transform/pipeline.js';
 import { variantId, type VariantId } from '../transform/variant-key.js';
+import { createWatermarkSource, type WatermarkHead, type WatermarkSource } from '../watermarks.js';
 import type { JobVariant } from './job.js';
 
 /**
@@ -52,7 +53,10 @@ export interface PendingOriginal {
   readonly key: string;
   readonly relativeKey: string;
   readonly etag: string;
-  readonly ids: readonly VariantId[];
+  /** Undefined where the variant failed already (its watermark is missing). */
+  readonly ids: readonly (VariantId | undefined)[];
+  /** The watermark each variant's `mark` names, as checked: its ETag is in the key. */
+  readonly marks: readonly (WatermarkHead | undefined)[];
   /** Outcomes so far, by variant: skipped ones filled in, missing ones undefined. */
   readonly outcomes: readonly (VariantOutcome | undefined)[];
   /** 0 the first time; 1 after the original changed under us once. */
@@ -63,6 +67,45 @@ export type CheckResult = { readonly outcomes: VariantOutcome[] } | { readonly p
 
 const failAll = (variants: readonly JobVariant[], error: unknown, ids?: readonly VariantId[]): VariantOutcome[] =>
   variants.map((variant, i) => ({ variant, status: 'failed', variantKey: ids?.[i]?.key, error: toServiceError(error) }));
+
+/**
+ * One watermark source per store, shared by every original of a job (and every event a warm
+ * syncVariants instance handles): a HEAD of each watermark at most every few seconds, not one per
+ * original, and its bytes read once. Same lookup, same keys and bytes as the HTTP service.
+ */
+const watermarkSources = new WeakMap<ImageStore, WatermarkSource>();
+const WATERMARK_HEAD_TTL_MS = 10_000;
+
+function watermarksOf(config: Config, store: ImageStore): WatermarkSource {
+  let source = watermarkSources.get(store);
+  if (!source) {
+    source = createWatermarkSource(config, store, { headTtlMs: WATERMARK_HEAD_TTL_MS });
+    watermarkSources.set(store, source);
+  }
+  return source;
+}
+
+/**
+ * Each variant's watermark (undefined without `mark`), one HEAD per name. A missing or unusable
+ * watermark fails only the variants that use it; storage trouble fails the original (thrown).
+ */
+async function checkWatermarks(variants: readonly JobVariant[], watermarks: WatermarkSource): Promise<(WatermarkHead | ImageServiceError | undefined)[]> {
+  const names = [...new Set(variants.flatMap((v) => (v.spec.mark === undefined ? [] : [v.spec.mark])))];
+  const heads = new Map<string, WatermarkHead | ImageServiceError>(
+    await Promise.all(
+      names.map(async (name): Promise<[string, WatermarkHead | ImageServiceError]> => {
+        try {
+          return [name, await watermarks.head(name)];
+        } catch (error) {
+          const failure = toServiceError(error);
+          if (failure.statusCode >= 500) throw failure;
+          return [name, failure];
+        }
+      }),
+    ),
+  );
+  return variants.map((v) => (v.spec.mark === undefined ? undefined : heads.get(v.spec.mark)));
+}
 
 /** Which of the original's variants exist; for a dry run, also the verdict on the others. */
 export async function checkOriginal(task: OriginalTask, deps: PregenerateDeps, attempt = 0): Promise<CheckResult> {
@@ -77,16 +120,24 @@ export async function checkOriginal(task: OriginalTask, deps: PregenerateDeps, a
       ({ etag, size } = head);
     }
     if (size > config.maxOriginalBytes) throw originalTooLarge(size, config);
-    const ids = variants.map((v) => variantId(config.variantsPrefix, { key: task.key, etag: etag! }, v.spec));
-    const stored = await Promise.all(ids.map((id) => store.hasVariant(id.key)));
-    const outcomes = variants.map((variant, i): VariantOutcome | undefined =>
-      stored[i] ? { variant, status: 'skipped', variantKey: ids[i]!.key } : undefined,
+    const checked = await checkWatermarks(variants, watermarksOf(config, store));
+    const marks = checked.map((m) => (m instanceof ImageServiceError ? undefined : m));
+    const ids = variants.map((v, i) =>
+      checked[i] instanceof ImageServiceError
+        ? undefined
+        : variantId(config.variantsPrefix, { key: task.key, etag: etag!, watermarkEtag: marks[i]?.etag }, v.spec),
     );
+    const stored = await Promise.all(ids.map((id) => (id ? store.hasVariant(id.key) : false)));
+    const outcomes = variants.map((variant, i): VariantOutcome | undefined => {
+      const mark = checked[i];
+      if (mark instanceof ImageServiceError) return { variant, status: 'failed', error: mark };
+      return stored[i] ? { variant, status: 'skipped', variantKey: ids[i]!.key } : undefined;
+    });
     if (outcomes.every(Boolean)) return { outcomes: outcomes as VariantOutcome[] };
     if (deps.dryRun) {
       return { outcomes: outcomes.map((o, i) => o ?? { variant: variants[i]!, status: 'would-render', variantKey: ids[i]!.key }) };
     }
-    return { pending: { key: task.key, relativeKey: relative, etag, ids, outcomes, attempt } };
+    return { pending: { key: task.key, relativeKey: relative, etag, ids, marks, outcomes, attempt } };
   } catch (error) {
     return { outcomes: failAll(variants, error) };
   }
@@ -125,7 +176,9 @@ export async function renderMissing(pending: PendingOriginal, deps: PregenerateD
       continue;
     }
     try {
-      const rendered = deps.abandon.aborted ? undefined : await renderVariant(bytes, variant.spec, limits);
+      const mark = pending.marks[i];
+      const watermark = mark && !deps.abandon.aborted ? await watermarksOf(config, store).read(mark) : undefined;
+      const rendered = deps.abandon.aborted ? undefined : await renderVariant(bytes, variant.spec, limits, watermark);
       if (!rendered || deps.abandon.aborted) {
         outcomes[i] = { variant, status: 'abandoned', variantKey: id.key };
         continue;
@@ -135,7 +188,7 @@ export async function renderMissing(pending: PendingOriginal, deps: PregenerateD
       bytesIn = 0;
       // The write goes on while the next variant renders: S3 time hidden behind CPU time.
       writes.push(
-        store.putVariant(id.key, rendered.data, variantWrite(config, pending.key, pending.etag, id, rendered.contentType)).then(
+        store.putVariant(id.key, rendered.data, variantWrite(config, pending.key, pending.etag, id, rendered.contentType, rendered.budget)).then(
           () => {
             outcomes[i] = { variant, status: 'done', variantKey: id.key, bytesIn: counted, bytesOut: rendered.data.length };
           },

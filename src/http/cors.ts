@@ -9,7 +9,7 @@ export interface CorsPolicy {
 }
 
 /** Response headers browsers may read cross-origin besides the CORS-safelisted ones. */
-const EXPOSED = 'ETag, X-Cache, Server-Timing';
+const EXPOSED = 'ETag, X-Cache, Server-Timing, X-Max-Bytes, X-Quality';
 
 export function corsHeaders(policy: CorsPolicy, origin: string | undefined): Record<string, string> {
   if (policy.origins.length === 0) return {};

@@ -41,6 +41,7 @@ export function requestRules(config: Config): RequestRules {
     maxKeyBytes: MAX_KEY_BYTES - Buffer.byteLength(config.originalsPrefix, 'utf8'),
     presets: config.presets,
     allowlist: config.allowlist,
+    compat: { ...config.urlCompat, bucket: config.originalsBucket, prefix: config.originalsPrefix },
   };
 }
 

@@ -2,6 +2,7 @@ import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { StorageUnavailableError, type ImageServiceError } from '../errors.js';
 import type { Timings, VariantResult } from '../service.js';
 import { errorCacheControl, imageCacheControl, NO_STORE } from './cache-control.js';
+import { budgetHeaders } from '../transform/byte-budget.js';
 
 export type HttpResponse = APIGatewayProxyStructuredResultV2 & {
   statusCode: number;
@@ -59,7 +60,12 @@ export async function toHttpResponse(result: VariantResult, context: ResponseCon
   if (result.kind === 'not-modified') {
     return { statusCode: 304, headers: cacheHeaders, body: '' };
   }
-  const common = { ...cacheHeaders, 'X-Cache': result.kind, 'Server-Timing': serverTiming(result.timings) };
+  const common = {
+    ...cacheHeaders,
+    'X-Cache': result.kind,
+    'Server-Timing': serverTiming(result.timings),
+    ...budgetHeaders(result.budget),
+  };
   if (result.body.length > context.maxInlineBytes && result.stored) {
     // Lambda's 6 MB response limit: send the client to the stored copy instead. The redirect
     // itself must not outlive the presigned URL, so it is not cacheable.

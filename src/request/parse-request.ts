@@ -2,8 +2,11 @@ import { InvalidRequestError } from '../errors.js';
 import { EXPIRES_PARAM, SIGNATURE_PARAM } from '../security/url-signature.js';
 import { parseOperations, type ParamEntry, type ParsedParams } from '../transform/operations.js';
 import { applyAllowlist, type AllowlistPolicy } from './allowlist.js';
+import type { CompatRules } from './compat.js';
 import { validateKey, type KeyRules } from './original-key.js';
 import { takePreset, type Presets } from './presets.js';
+import { readSihPath } from './sih.js';
+import { readThumborPath } from './thumbor.js';
 
 /** What an HTTP request asks for, before it becomes a canonical spec. */
 export interface ImageRequest {
@@ -36,6 +39,8 @@ export interface RequestRules extends KeyRules {
   readonly allowlist?: AllowlistPolicy;
   /** Query parameters handled elsewhere and ignored here. */
   readonly extraParams?: readonly string[];
+  /** SIH's base64 JSON paths and Thumbor paths, read as the query form (URL_COMPAT); off when absent. */
+  readonly compat?: CompatRules;
 }
 
 /** Parameters that are about access, not the image: never part of the transform. */
@@ -73,12 +78,15 @@ export function readTarget(raw: RawHttpRequest): RequestTarget {
  * Turns a request target into key + validated params. `/{W}x{H}/{key}` is the classic form of
  * `/{key}?w=W&h=H` (0 or empty means "not set"); a first segment that looks like a size is
  * always read as one. A preset supplies parameters the URL's own override, within the allowlist.
+ * With `rules.compat`, an SIH path (all of it base64 JSON) and a Thumbor path (after any classic
+ * size) become the query entries they stand for, before anything is validated (docs/migrating.md).
  */
 export function interpretTarget(target: RequestTarget, rules: RequestRules = {}): ImageRequest {
-  let path = target.path;
-  const entries = [...target.entries];
+  const sih = rules.compat?.sih ? readSihPath(target.path, target.entries, rules.compat) : undefined;
+  let path = sih ? sih.key : target.path;
+  const entries = [...target.entries, ...(sih?.entries ?? [])];
   const slash = path.indexOf('/');
-  const classic = slash > 0 ? CLASSIC_SIZE.exec(path.slice(0, slash)) : null;
+  const classic = !sih && slash > 0 ? CLASSIC_SIZE.exec(path.slice(0, slash)) : null;
   if (classic) {
     path = path.slice(slash + 1);
     const named = new Set(entries.map(([n]) => n.toLowerCase()));
@@ -90,6 +98,11 @@ export function interpretTarget(target: RequestTarget, rules: RequestRules = {})
       }
       entries.push([side, value]);
     }
+  }
+  const thumbor = !sih && rules.compat?.thumbor ? readThumborPath(path, entries, rules.compat) : undefined;
+  if (thumbor) {
+    path = thumbor.key;
+    entries.push(...thumbor.entries);
   }
   const key = validateKey(path, rules);
   const { params, presetName } = interpretParams(entries, rules);

@@ -11,6 +11,8 @@ export interface OriginalHead {
 export interface StoredVariant {
   readonly body: Buffer;
   readonly contentType: string;
+  /** The metadata it was stored with (VariantWrite's), names lower-cased as S3 returns them. */
+  readonly metadata?: Readonly<Record<string, string>>;
 }
 
 export interface VariantWrite {

@@ -126,7 +126,7 @@ export function createS3Store(options: S3StoreOptions, client: S3Client = create
       return attempt(async () => {
         const object = await client.send(new GetObjectCommand({ Bucket: variantsBucket, Key: key }));
         const body = toBuffer(await object.Body!.transformToByteArray());
-        return { body, contentType: object.ContentType ?? 'application/octet-stream' };
+        return { body, contentType: object.ContentType ?? 'application/octet-stream', metadata: object.Metadata };
       });
     },
 

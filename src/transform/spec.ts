@@ -134,7 +134,7 @@ export function buildSpec(params: ParsedParams, context: SpecContext): BuiltSpec
   }
   // An aspect ratio alone crops the original to it: a cover crop, unless a fit says otherwise.
   const fit = params.fit ?? (ar !== undefined ? 'cover' : defaultFit(w, h));
-  const cropsOrPads = w !== undefined && h !== undefined && (fit === 'cover' || fit === 'contain');
+  const cropsOrPads = ((w !== undefined && h !== undefined) || ar !== undefined) && (fit === 'cover' || fit === 'contain');
   const crops = (w !== undefined && h !== undefined && fit === 'cover') || (ar !== undefined && fit === 'cover');
   const focal = params.fp !== undefined && crops && !(params.fp[0] === 0.5 && params.fp[1] === 0.5) ? params.fp : undefined;
   if (focal && params.pos !== undefined && params.pos !== 'center') {

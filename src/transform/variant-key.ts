@@ -12,6 +12,8 @@ export const FORMER_RENDER_VERSIONS: readonly string[] = ['v1'];
 export interface OriginalIdentity {
   readonly key: string;
   readonly etag: string;
+  /** The ETag of the watermark `spec.mark` names (its name is in the spec): a replaced watermark makes new keys. */
+  readonly watermarkEtag?: string;
 }
 
 export interface VariantId {
@@ -43,12 +45,15 @@ export function etagFolder(etag: string): string {
  * listing, and the length stays bounded whatever the original key's length. Layout:
  * `<prefix>v2/<key hash>/<ETag hash>/<variant hash>`: all variants of one original share a
  * prefix, and those made from an older version of it can be told apart by one listing, without
- * reading a single variant (what `syncVariants` does when an original is replaced).
+ * reading a single variant (what `syncVariants` does when an original is replaced). A watermarked
+ * variant's hash also covers the watermark's ETag; its folder is still the original's ETag's.
  */
 export function variantId(prefix: string, original: OriginalIdentity, spec: TransformSpec): VariantId {
   const specText = canonicalString(spec);
   const etag = normalizeEtag(original.etag);
-  const variantHash = sha256(`${RENDER_VERSION}\n${original.key}\n${etag}\n${specText}`).slice(0, 40);
+  // Only a watermarked variant hashes one more line: every other key stays what it was.
+  const watermark = original.watermarkEtag === undefined ? '' : `\nmark-etag=${normalizeEtag(original.watermarkEtag)}`;
+  const variantHash = sha256(`${RENDER_VERSION}\n${original.key}\n${etag}\n${specText}${watermark}`).slice(0, 40);
   return {
     key: `${originalVariantsPrefix(prefix, original.key)}${etagFolder(etag)}/${variantHash}`,
     etag: `"${variantHash}"`,

@@ -577,14 +577,15 @@ describe('renderVariant: refusals', () => {
     await expect(attempt).rejects.toMatchObject({ statusCode: 415, code: 'unsupported_image' });
   });
 
+  // HEIC is read (test/transform/heic.test.ts): a file that claims to be one and is not valid is broken.
   it.each([
     ['with a header libvips cannot read', relabelledHeic],
-    ['with a valid header but HEVC data', heicHeader],
-  ])('refuses HEIC %s with 415, not as a broken file', async (_name, make) => {
+    ['with a valid header but data that is not HEVC', heicHeader],
+  ])('HEIC %s → 422 undecodable_image', async (_name, make) => {
     const heic = make(await encodeAs(photo, 'avif'));
     const attempt = render(heic, {});
-    await expect(attempt).rejects.toBeInstanceOf(UnsupportedImageError);
-    await expect(attempt).rejects.toMatchObject({ statusCode: 415, code: 'unsupported_image' });
+    await expect(attempt).rejects.toBeInstanceOf(UndecodableImageError);
+    await expect(attempt).rejects.toMatchObject({ statusCode: 422, code: 'undecodable_image' });
   });
 
   it.each([
