@@ -144,6 +144,8 @@ async function main(): Promise<number> {
       existingBucket: opts['existing-bucket'],
       architecture: opts.arch,
       cdn,
+      // The region serverless.yml resolves (provider.region): --region is not an option here.
+      region: env.AWS_REGION || 'us-east-1',
       viewerRequestCode: existsSync(viewerRequest) ? readFileSync(viewerRequest, 'utf8') : undefined,
       zip: await zipContents(join(out, 'image-resizer.zip')),
     });

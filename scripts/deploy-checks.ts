@@ -1,4 +1,5 @@
 import { loadConfig } from '../src/config.js';
+import { checkObservability } from './observability-checks.js';
 import { effectiveTemplate, identityGrants, literalText, ofType, referencedIds, render, renderArn, roleOf, type Cfn, type Grant, type Template } from './cfn-template.js';
 
 /**
@@ -14,6 +15,8 @@ export interface CheckOptions {
   readonly existingBucket?: string;
   readonly architecture: Architecture;
   readonly cdn: boolean;
+  /** The region the stack deploys to (us-east-1 unless set): CloudFront's alarm exists only there. */
+  readonly region?: string;
   /** The expected CloudFront price class (PriceClass_100 unless set). */
   readonly priceClass?: string;
   /** The upper bound for caching a 4xx, in seconds (60 unless set). */
@@ -468,6 +471,13 @@ export function checkTemplate(packaged: Template, options: CheckOptions): CheckR
       ];
     });
   }
+
+  // ---- Alarms and the dashboard (scripts/observability-checks.ts)
+  checkObservability(
+    template,
+    { cdn: options.cdn, region: options.region ?? 'us-east-1', resizeEnv, resize: APP_FUNCTIONS.resize, deadLetterQueue: dlq, distribution: distributionId },
+    check,
+  );
 
   // ---- Outputs (npx sls info)
   const outputNames = [

@@ -41,4 +41,16 @@ async function originalsPrefixRules({ resolveVariable }) {
   return prefix ? [{ prefix }] : [];
 }
 
-module.exports = { viewerRequestCode, originalsPrefixRules, literalWithoutVariables };
+/**
+ * The playground function (custom.playground) when param playground is 'true'; null (no function,
+ * no routes) when 'false'; any other value fails packaging. serverless.yml falls back to null for
+ * the null, which the framework then drops from its functions.
+ */
+async function playgroundFunction({ resolveVariable }) {
+  const value = String(await resolveVariable('param:playground'));
+  if (value === 'false') return null;
+  if (value === 'true') return resolveVariable('self:custom.playground');
+  throw new Error(`param playground must be 'true' or 'false', not '${value}'`);
+}
+
+module.exports = { viewerRequestCode, originalsPrefixRules, literalWithoutVariables, playgroundFunction };

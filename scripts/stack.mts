@@ -165,9 +165,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     ...options.env,
   };
   let child: ChildProcess | undefined;
+  // serverless-esbuild builds into, and serverless-offline runs from, this folder: one per stack,
+  // since `sls package` (or another stack) in the same checkout empties the default .esbuild/.
+  const workFolder = join('.esbuild-offline', String(options.httpPort));
   const close = async () => {
     if (child) await stopChild(child);
     await s3.close();
+    if (child) rmSync(join(ROOT, workFolder), { recursive: true, force: true });
     // serverless-esbuild leaves its work folders behind in the system temp folder: only this
     // stack's own go, whatever else runs beside it.
     const own = child?.pid === undefined ? undefined : esbuildTempOf(child.pid);
@@ -183,14 +187,22 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     // Started directly, not through npx: signals sent to npx do not reach serverless-offline.
     child = spawn(join(ROOT, 'node_modules/.bin/sls'), ['offline', 'start'], {
       cwd: ROOT,
-      env: { ...env, PORT: String(options.httpPort), LAMBDA_PORT: String(options.lambdaPort) },
+      env: { ...env, PORT: String(options.httpPort), LAMBDA_PORT: String(options.lambdaPort), ESBUILD_WORK_FOLDER: workFolder },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const forward = (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n')) if (line.trim()) log(`[offline] ${line}`);
+    // Whole lines only: a long one (a metrics line) may arrive in two chunks.
+    const forward = (stream: NodeJS.ReadableStream | null) => {
+      let partial = '';
+      const emit = (line: string) => void (line.trim() && log(`[offline] ${line}`));
+      stream?.on('data', (chunk: Buffer) => {
+        const lines = (partial + chunk.toString()).split('\n');
+        partial = lines.pop()!;
+        lines.forEach(emit);
+      });
+      stream?.on('end', () => emit(partial));
     };
-    child.stdout?.on('data', forward);
-    child.stderr?.on('data', forward);
+    forward(child.stdout);
+    forward(child.stderr);
     const baseUrl = `http://127.0.0.1:${options.httpPort}`;
     await waitForHttp(`${baseUrl}/`, child, options.startTimeoutMs ?? 180_000);
     notifier.start(`http://127.0.0.1:${options.lambdaPort}`);

@@ -1,10 +1,16 @@
 import { resolve } from 'node:path';
+import { createMetricsPrinter } from './local-metrics.js';
 import { startStack } from './stack.mjs';
 
 /** `npm start` (and `npm run s3` with --s3-only): the local stack on 127.0.0.1 until Ctrl-C. */
 const env = process.env;
 env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const s3Only = process.argv.includes('--s3-only');
+// The functions' metrics (EMF JSON) as one short line each; DEBUG_METRICS=1 also prints the JSON.
+const metricsLines = createMetricsPrinter({
+  ratioEvery: Number(env.METRICS_RATIO_EVERY ?? 10),
+  raw: env.DEBUG_METRICS === '1' || env.DEBUG_METRICS === 'true',
+});
 const options = {
   s3Port: Number(env.S3_PORT ?? 4569),
   httpPort: Number(env.PORT ?? 3000),
@@ -14,8 +20,10 @@ const options = {
   variantsBucket: env.VARIANTS_BUCKET ?? 'variants',
   s3Only,
   log: (line: string) => {
+    const metrics = metricsLines(line);
+    if (metrics) for (const l of metrics) console.log(l);
     // serverless-offline prints a line per request; keep them, but drop its banner noise.
-    if (!/offline: (Function names exposed|Starting Offline|Offline \[http for lambda\]|Server ready|Enter "rp")/i.test(line)) {
+    else if (!/offline: (Function names exposed|Starting Offline|Offline \[http for lambda\]|Server ready|Enter "rp")/i.test(line)) {
       console.log(line);
     }
   },
@@ -39,7 +47,8 @@ console.log(`\nLocal S3: ${stack.s3.endpoint} (buckets "${options.originalsBucke
 for (const s of stack.seeded) console.log(`  original: ${s.key} — ${s.description}`);
 if (stack.baseUrl) {
   const url = (path: string) => `${stack.baseUrl}/${path.split('/').map(encodeURIComponent).join('/')}`;
-  console.log(`\nHTTP API: ${stack.baseUrl}\nTry:`);
+  console.log(`\nHTTP API: ${stack.baseUrl}`);
+  console.log(`Playground: ${stack.baseUrl}/_playground   (pick an original, set parameters, compare)\nTry:`);
   console.log(`  ${url(keys[0]!)}?w=800&fm=webp`);
   console.log(`  ${stack.baseUrl}/800x600/${keys[0]}`);
   console.log(`  ${url(keys[0]!)}?w=400&h=400&pos=attention&fm=auto`);

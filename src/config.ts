@@ -45,6 +45,9 @@ const namedPrefix = (fallback: string) =>
     z._default(z.string().check(z.refine((v) => !v.startsWith('/'), 'must not start with "/"')), fallback),
     z.transform((v) => (v.trim() === '' ? fallback : v.endsWith('/') ? v : `${v}/`)),
   );
+/** A name of a restricted alphabet; blank means the default. */
+const word = (pattern: RegExp, fallback: string) =>
+  z.pipe(z.transform(blankToUndefined), z._default(z.string().check(z.regex(pattern, `expected ${pattern.source}`)), fallback));
 const bucket = (fallback: string) => z._default(z.string().check(z.minLength(3)), fallback);
 
 const envSchema = z.object({
@@ -103,6 +106,9 @@ const envSchema = z.object({
   ORIGIN_VERIFY_SECRET: optionalString,
   ORIGIN_VERIFY_SECRET_ID: optionalString,
   ORIGIN_VERIFY_SSM_PARAMETER: optionalString,
+  // Metrics (docs/observability.md): CloudWatch namespace and the stage dimension.
+  POWERTOOLS_METRICS_NAMESPACE: word(/^[A-Za-z0-9_./#:-]{1,255}$/, 'ImageResizer'),
+  STAGE: word(/^[A-Za-z0-9_-]{1,64}$/, 'local'),
   // Set by `sls invoke local` and serverless-offline: point at the project's local S3 by default.
   IS_LOCAL: optionalString,
   IS_OFFLINE: optionalString,
@@ -161,6 +167,12 @@ export interface EdgeSettings {
   readonly eagerPresets: readonly string[];
 }
 
+/** Where metrics go: a CloudWatch namespace, and the stage every metric carries as a dimension. */
+export interface MetricsSettings {
+  readonly namespace: string;
+  readonly stage: string;
+}
+
 export interface Config {
   readonly originalsBucket: string;
   readonly originalsPrefix: string;
@@ -191,6 +203,7 @@ export interface Config {
   readonly cors: CorsPolicy;
   readonly batch: BatchSettings;
   readonly edge: EdgeSettings;
+  readonly metrics: MetricsSettings;
 }
 
 function sizeList(name: string, value: string | undefined): number[] {
@@ -381,6 +394,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     cors: corsPolicy(e),
     batch: batchSettings(e, variantsPrefix),
     edge: edgeSettings(e, presets),
+    metrics: Object.freeze({ namespace: e.POWERTOOLS_METRICS_NAMESPACE, stage: e.STAGE }),
     originalsBucket: e.ORIGINALS_BUCKET,
     originalsPrefix: e.ORIGINALS_PREFIX,
     watermarksPrefix: e.WATERMARKS_PREFIX,

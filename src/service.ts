@@ -28,6 +28,8 @@ export type VariantResult =
       readonly timings: Timings;
       /** `maxbytes`: the quality found and whether it fits (kept in the stored object's metadata). */
       readonly budget?: BudgetOutcome;
+      /** A miss: the size of the original it was rendered from. */
+      readonly originalBytes?: number;
     };
 
 export interface VariantRequest {
@@ -48,7 +50,7 @@ export interface VariantService {
   variantUrl(id: VariantId, cacheControl?: string): Promise<string>;
 }
 
-type Rendered = { body: Buffer; contentType: string; stored: boolean; timings: Timings; budget?: BudgetOutcome };
+type Rendered = { body: Buffer; contentType: string; stored: boolean; timings: Timings; budget?: BudgetOutcome; originalBytes: number };
 
 const since = (start: number) => performance.now() - start;
 
@@ -150,7 +152,7 @@ export function createVariantService(config: Config, backingStore: ImageStore, l
     timings.transform = since(start);
     if (deadline.aborted) {
       log.warn('variant not stored: rendered after the processing deadline', { variantKey: id.key, ms: Math.round(timings.transform) });
-      return { body: rendered.data, contentType: rendered.contentType, stored: false, timings, budget: rendered.budget };
+      return { body: rendered.data, contentType: rendered.contentType, stored: false, timings, budget: rendered.budget, originalBytes: bytes.length };
     }
     start = performance.now();
     let stored = true;
@@ -162,7 +164,7 @@ export function createVariantService(config: Config, backingStore: ImageStore, l
       log.warn('variant write failed', { variantKey: id.key, error });
     }
     timings.s3Write = since(start);
-    return { body: rendered.data, contentType: rendered.contentType, stored, timings, budget: rendered.budget };
+    return { body: rendered.data, contentType: rendered.contentType, stored, timings, budget: rendered.budget, originalBytes: bytes.length };
   }
 
   const hit = (id: VariantId, stored: StoredVariant, s3Read: number): VariantResult => ({

@@ -23,6 +23,7 @@ const { literalWithoutVariables } = createRequire(import.meta.url)('../scripts/s
 const SETTINGS = [
   'ORIGINALS_BUCKET', 'VARIANTS_BUCKET', 'ORIGINALS_PREFIX', 'VARIANTS_PREFIX', 'WATERMARKS_PREFIX', 'EXISTING_ORIGINALS_BUCKET', 'CDN_ENABLED', 'CDN_PRICE_CLASS',
   'CDN_MAX_AGE', 'CACHE_MAX_AGE', 'ERROR_MAX_AGE', 'LAMBDA_ARCHITECTURE', 'PRESETS', 'EAGER_PRESETS', 'CORS_ORIGINS', 'ALLOWLIST',
+  'AWS_REGION', 'METRICS_NAMESPACE', 'ALARM_TOPIC_ARN', 'ALARM_5XX_RATE_PERCENT', 'ALARM_EDGE_5XX_RATE_PERCENT', 'ALARM_MIN_REQUESTS', 'ALARM_DURATION_P99_MS', 'ALARM_THROTTLES',
 ];
 const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !SETTINGS.includes(name)));
 
@@ -66,6 +67,10 @@ describe('npm run check:deploy', () => {
         'PASS  cdn: errors cached: 400, 404, 405, 414 at most 60 s (= ERROR_MAX_AGE); 403, 500, 502, 503, 504 never',
         'PASS  cdn: CloudFront sends X-Origin-Verify, a Secrets Manager dynamic reference to a generated secret (≥ 32 characters, no punctuation)',
         "PASS  zip: sharp's linux-x64 binaries (x86-64) and no others",
+        'PASS  alarms: the HTTP API’s 5xx rate (metric math over AWS/ApiGateway 5xx and Count of this API)',
+        'PASS  alarms: the resize function’s p99 Duration, above a threshold below its timeout',
+        'PASS  alarms: CloudFront’s 5xxErrorRate of this distribution (Region Global)',
+        'PASS  dashboard: hit ratio, resize Duration p50/p90/p99, TransformTime, errors by code, OutputBytes (namespace ImageResizer, stage prod)',
       ]),
     );
     expect(defaults.output).toMatch(/^\d+ passed, 0 failed/m);
@@ -89,6 +94,7 @@ describe('npm run check:deploy', () => {
       [
         'PASS  no cdn: no CloudFront resources, no origin-verify secret',
         'PASS  no cdn: the resize function requires no X-Origin-Verify; syncVariants invalidates nothing; no s-maxage',
+        'PASS  alarms: none on CloudFront (no CDN)',
       ],
     ],
   ])('%j passes every check', async (args, expected) => {
@@ -184,6 +190,30 @@ describe('the checks, against broken copies of the packaged template', () => {
         delete t.Resources.SyncVariantsLambdaEvConf.Properties.DestinationConfig;
       },
       [SYNC_ROLE, 'syncVariants: 2 retries, then an SQS dead-letter queue (14 days, encrypted) named in the outputs'],
+    ],
+    [
+      'no alarm on resize throttles',
+      (t) => delete t.Resources.ResizeThrottlesAlarm,
+      // The dashboard's alarm widget still names it.
+      ['template: every Ref, GetAtt and DependsOn names a resource that exists under its conditions', 'alarms: the resize function’s Throttles'],
+    ],
+    [
+      'a p99 Duration alarm that cannot fire before the timeout',
+      (t) => (t.Resources.ResizeDurationAlarm.Properties.Threshold = 29_000),
+      ['alarms: the resize function’s p99 Duration, above a threshold below its timeout'],
+    ],
+    [
+      'an alarm that notifies a topic the others do not',
+      (t) => (t.Resources.Api5xxRateAlarm.Properties.AlarmActions = ['arn:aws:sns:us-east-1:123456789012:someone-else']),
+      ['alarms: all notify the same SNS topic (alarmTopicArn), or none does'],
+    ],
+    [
+      'a dashboard without the hit ratio',
+      (t) => {
+        const parts: Cfn[] = t.Resources.Dashboard.Properties.DashboardBody['Fn::Join'][1];
+        t.Resources.Dashboard.Properties.DashboardBody['Fn::Join'][1] = parts.map((p) => (typeof p === 'string' ? p.replace('FILL(hit, 0) /', 'FILL(miss, 0) /') : p));
+      },
+      ['dashboard: hit ratio, resize Duration p50/p90/p99, TransformTime, errors by code, OutputBytes (namespace ImageResizer, stage prod)'],
     ],
     [
       'no notification for removed originals',

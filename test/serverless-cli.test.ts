@@ -259,7 +259,7 @@ describe('sls package', () => {
     expect(shared.sort()).toEqual(
       ['ORIGINALS_BUCKET', 'VARIANTS_BUCKET', 'ORIGINALS_PREFIX', 'VARIANTS_PREFIX', 'WATERMARKS_PREFIX', 'PRESETS', 'DEFAULT_QUALITY', 'CACHE_MAX_AGE', 'MAX_ORIGINAL_BYTES',
         'MAX_INPUT_PIXELS', 'MAX_OUTPUT_PIXELS', 'MAX_FRAMES', 'PROCESSING_TIMEOUT_MS', 'ALLOW_SVG', 'ALLOWLIST', 'ALLOWED_WIDTHS', 'ALLOWED_HEIGHTS',
-        'SNAP_WIDTHS', 'POWERTOOLS_LOG_LEVEL', 'CDN_MAX_AGE'].sort(),
+        'SNAP_WIDTHS', 'POWERTOOLS_LOG_LEVEL', 'CDN_MAX_AGE', 'POWERTOOLS_METRICS_NAMESPACE', 'STAGE'].sort(),
     );
     for (const name of shared) expect([name, workerEnv[name]]).toEqual([name, resizeEnv[name]]);
     expect(workerEnv.AWS_REGION).toEqual({ Ref: 'AWS::Region' });

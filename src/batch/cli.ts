@@ -1,5 +1,6 @@
 import { loadConfig, type Config } from '../config.js';
 import { createLogger, type ServiceLogger } from '../observability/logger.js';
+import { createMetrics, SERVICES, type ServiceMetrics } from '../observability/metrics.js';
 import { createS3Client, createS3ObjectStore, createS3Store } from '../storage/s3-store.js';
 import { describeFailure, EXIT } from './errors.js';
 import { parseBatchArgs, USAGE, type BatchJob } from './job.js';
@@ -17,7 +18,7 @@ import { openSource } from './sources.js';
 
 export interface CliIo {
   readonly env: Record<string, string | undefined>;
-  /** Receives the JSON log lines and, last, the summary. */
+  /** Receives the JSON log lines, the metrics (EMF) lines and, last, the summary. */
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WriteStream;
   /** Aborted with "SIGTERM" or "SIGINT" by the process's signal handlers. */
@@ -74,6 +75,32 @@ function notStarted(error: unknown, job?: BatchJob): BatchSummary {
   };
 }
 
+/** How often a long run publishes what it did since the last time (CloudWatch's standard resolution). */
+const METRICS_INTERVAL_MS = 60_000;
+
+type Done = Pick<RunOutcome['counts'], 'done' | 'skipped' | 'failed'>;
+
+/**
+ * Variants done, skipped and failed as metrics: every minute during the run and once at its end,
+ * each time what happened since the previous time, so a sum over any period is right.
+ */
+function batchMetrics(metrics: ServiceMetrics) {
+  let sent: Done = { done: 0, skipped: 0, failed: 0 };
+  let sentAt = performance.now();
+  const send = (c: Done) => {
+    metrics.batch({ done: c.done - sent.done, skipped: c.skipped - sent.skipped, failed: c.failed - sent.failed });
+    metrics.flush();
+    sent = { done: c.done, skipped: c.skipped, failed: c.failed };
+    sentAt = performance.now();
+  };
+  return {
+    update(c: Done) {
+      if (performance.now() - sentAt >= METRICS_INTERVAL_MS) send(c);
+    },
+    final: send,
+  };
+}
+
 export async function runCli(argv: readonly string[], io: CliIo): Promise<BatchSummary> {
   if (argv.includes('--help') || argv.includes('-h')) {
     io.stderr.write(`${USAGE}\n`);
@@ -88,7 +115,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<BatchS
     return notStarted(error);
   }
 
-  const log = createLogger('image-resizer-batch');
+  const log = createLogger(SERVICES.batch);
   const client = createS3Client(config.s3);
   try {
     return await run(job, config, log, io, client);
@@ -117,13 +144,25 @@ async function run(job: BatchJob, config: Config, log: ServiceLogger, io: CliIo,
     totalOriginals: source.totalOriginals,
   });
   const progress = createProgress({ totalVariants, terminal: io.stderr, log, intervalMs: config.batch.progressSeconds * 1000 });
+  const metrics = job.dryRun ? undefined : batchMetrics(createMetrics(SERVICES.batch, config.metrics, log));
   const report = createFailureReport();
   let outcome: RunOutcome;
   try {
-    outcome = await runBatch(job, source, { config, store, report, stop: io.stop, onProgress: (c) => progress.update(c) });
+    outcome = await runBatch(job, source, {
+      config,
+      store,
+      report,
+      stop: io.stop,
+      onProgress: (c) => {
+        progress.update(c);
+        metrics?.update(c);
+      },
+    });
   } finally {
     progress.stop();
   }
+  // Before the summary, which must stay the last line of stdout.
+  metrics?.final(outcome.counts);
   let failure = outcome.error === undefined ? undefined : describeFailure(outcome.error);
 
   const { counts } = outcome;

@@ -2,6 +2,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { Config } from '../config.js';
 import { MethodNotAllowedError, toServiceError } from '../errors.js';
 import type { ServiceLogger } from '../observability/logger.js';
+import { noMetrics, type RequestOutcome, type ServiceMetrics } from '../observability/metrics.js';
 import { MAX_KEY_BYTES } from '../request/original-key.js';
 import { header, interpretTarget, readTarget, type RequestRules } from '../request/parse-request.js';
 import { createOriginCheck } from '../security/origin-verify.js';
@@ -17,6 +18,8 @@ export interface ResizeHandlerDeps {
   readonly config: Config;
   readonly service: VariantService;
   readonly log: ServiceLogger;
+  /** Request metrics (EMF), flushed once per invocation; none by default. */
+  readonly metrics?: ServiceMetrics;
   /** The URL-signing secrets; by default loaded from the configured source on first use. */
   readonly signingSecrets?: SecretsProvider;
   /** The secrets CloudFront sends in `X-Origin-Verify`; by default loaded from `config.edge.originVerify` on first use. */
@@ -26,6 +29,12 @@ export interface ResizeHandlerDeps {
 }
 
 export type ResizeHandler = (event: APIGatewayProxyEventV2) => Promise<HttpResponse>;
+
+const roundTimings = (t: { s3Read: number; transform: number; s3Write: number }) => ({
+  s3Read: Math.round(t.s3Read),
+  transform: Math.round(t.transform),
+  s3Write: Math.round(t.s3Write),
+});
 
 /** Keys, relative to the originals prefix, that would name stored variants (same-bucket setups). */
 export function reservedKeyPrefix(config: Config): string | undefined {
@@ -55,6 +64,7 @@ export function makeResizeHandler({
   config,
   service,
   log,
+  metrics = noMetrics,
   signingSecrets = createSecretsProvider(config.signingSecrets),
   originSecrets = createSecretsProvider(config.edge.originVerify, {
     noun: 'origin-verify secret',
@@ -64,8 +74,13 @@ export function makeResizeHandler({
 }: ResizeHandlerDeps): ResizeHandler {
   const rules = requestRules(config);
   const checkOrigin = createOriginCheck(originSecrets);
+  let invocations = 0;
   return async (event) => {
     const started = performance.now();
+    // The first invocation of this instance; Lambda's request id is on its own START/END lines.
+    const context = { requestId: event.requestContext?.requestId, coldStart: invocations++ === 0 };
+    const elapsed = () => Math.round(performance.now() - started);
+    let outcome: RequestOutcome | undefined;
     const cors = corsHeaders(config.cors, header(event, 'origin'));
     // Seconds until a signed URL expires, once known. A signed URL stops working at `expires`: no
     // cache may keep serving it past that, not even the stored copy a 302 sends the client to.
@@ -106,21 +121,38 @@ export function makeResizeHandler({
         variantUrl: () =>
           service.variantUrl(result.id, lifetime === undefined ? undefined : imageCacheControl(cacheMaxAge, cdnMaxAge)),
       });
+      const served = result.kind === 'not-modified' ? undefined : result;
+      outcome = {
+        cache: result.kind,
+        redirect: response.statusCode === 302,
+        timings: served?.timings,
+        originalBytes: served?.originalBytes,
+        outputBytes: served?.body.length,
+      };
+      // The one line per request: never the query (it may hold a signature), only what it means.
       log.info('request served', {
+        ...context,
         key: request.key,
         spec: result.id.spec,
         preset: request.presetName,
         status: response.statusCode,
         cache: result.kind,
-        ms: Math.round(performance.now() - started),
+        bytes: served?.body.length,
+        originalBytes: served?.originalBytes,
+        timings: served && roundTimings(served.timings),
+        ms: elapsed(),
       });
       return response;
     } catch (caught) {
       const error = toServiceError(caught);
-      const details = { status: error.statusCode, code: error.code, path: event.rawPath };
+      outcome = { errorCode: error.code };
+      const details = { ...context, status: error.statusCode, code: error.code, path: event.rawPath, ms: elapsed() };
       if (error.expose) log.info('request refused', details);
       else log.error('request failed', { ...details, error: caught as Error });
       return errorToHttpResponse(error, { headers: cors, errorMaxAge: capped(config.edge.errorMaxAge) });
+    } finally {
+      if (outcome) metrics.request(outcome);
+      metrics.flush();
     }
   };
 }

@@ -1,7 +1,21 @@
-import { InvalidRequestError } from '../errors.js';
+import { ImageServiceError, InvalidRequestError } from '../errors.js';
 
 /** S3's own limit on a key's length, in UTF-8 bytes. */
 export const MAX_KEY_BYTES = 1024;
+
+/**
+ * The first path segment of the playground's routes (`/_playground`, `/_playground/…`, served by
+ * their own function where the stage turns the playground on). Never an image key, whether the
+ * playground runs or not: a URL never changes from an image to the page, or back, with a setting.
+ */
+export const PLAYGROUND_SEGMENT = '_playground';
+
+/** A URL under `/_playground` that reached the image function: the page does not run here. */
+export class ReservedPathError extends ImageServiceError {
+  constructor() {
+    super(404, 'not_found', `Nothing is served under /${PLAYGROUND_SEGMENT}: the path is reserved for the playground page, which does not run here.`);
+  }
+}
 
 export interface KeyRules {
   /** Keys the client may not name because they hold variants (same-bucket setups). */
@@ -34,6 +48,7 @@ export function validateKey(key: string, rules: KeyRules = {}): string {
     throw invalidKey('The image key contains an encoded "%", ".", "/", "\\" or NUL after decoding: encode the URL once.');
   }
   if (key.includes('\uFFFD')) throw invalidKey('The image key is not valid UTF-8.');
+  if (key.split('/', 1)[0] === PLAYGROUND_SEGMENT) throw new ReservedPathError();
   if (rules.reservedPrefix && key.startsWith(rules.reservedPrefix)) {
     throw invalidKey('The image key names the variants cache, which is not readable as an original.');
   }

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { ImageServiceError } from '../errors.js';
 import { requestRules } from '../http/resize-handler.js';
 import type { ServiceLogger } from '../observability/logger.js';
+import type { ServiceMetrics } from '../observability/metrics.js';
 import { validateKey } from '../request/original-key.js';
 import type { ImageStore, OriginalHead } from '../storage/image-store.js';
 import { etagFolder, FORMER_RENDER_VERSIONS, originalVariantsPrefix, RENDER_VERSION } from '../transform/variant-key.js';
@@ -26,6 +27,8 @@ export interface SyncDeps {
   readonly eagerVariants: readonly JobVariant[];
   /** Makes the CDN forget these originals' URLs (keys as URLs name them); absent without a CDN. */
   readonly invalidate?: (urlKeys: readonly string[]) => Promise<void>;
+  /** Counts of what was done (the handler flushes them); none when absent. */
+  readonly metrics?: ServiceMetrics;
 }
 
 export interface OriginalSync {
@@ -144,6 +147,12 @@ export async function syncVariants(event: unknown, deps: SyncDeps): Promise<Sync
   if (stale.length > 0) await store.deleteVariants(stale);
 
   const result = { originals, ignored, deleted: stale.length, invalidated: deps.invalidate ? invalidated : [] };
+  deps.metrics?.sync({
+    deleted: result.deleted,
+    invalidated: result.invalidated.length,
+    rendered: originals.reduce((n, o) => n + o.rendered, 0),
+    failed: originals.reduce((n, o) => n + o.failed, 0),
+  });
   log.info('variants synced', { ...result, ignored: ignored.slice(0, 20), ignoredCount: ignored.length });
   return result;
 }

@@ -11,6 +11,7 @@ import { startLocalS3, type LocalS3 } from '../../scripts/local-s3.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { makeResizeHandler, type ResizeHandler } from '../../src/http/resize-handler.js';
 import type { ServiceLogger } from '../../src/observability/logger.js';
+import { createMetrics, SERVICES } from '../../src/observability/metrics.js';
 import { createVariantService, type VariantService } from '../../src/service.js';
 import type { ImageStore } from '../../src/storage/image-store.js';
 import { createS3Client, createS3Store } from '../../src/storage/s3-store.js';
@@ -83,6 +84,8 @@ export interface AppOptions {
   readonly env?: Record<string, string>;
   /** Wraps the real S3 store, e.g. to count calls or inject a failing write. */
   readonly wrapStore?: (store: ImageStore) => ImageStore;
+  /** Print metrics (EMF lines on stdout) as the deployed handler does; none by default. */
+  readonly metrics?: boolean;
 }
 
 /** One "Lambda instance": its own config, S3 client, store, service and handler. */
@@ -108,7 +111,7 @@ export function buildApp(endpoint: string, options: AppOptions = {}): App {
     client,
     store,
     service,
-    handler: makeResizeHandler({ config, service, log }),
+    handler: makeResizeHandler({ config, service, log, metrics: options.metrics ? createMetrics(SERVICES.resize, config.metrics) : undefined }),
     log,
     close: () => client.destroy(),
   };
