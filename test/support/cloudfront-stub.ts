@@ -1,5 +1,5 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from './loopback-server.js';
 import { XMLParser } from 'fast-xml-parser';
 
 /**
@@ -112,23 +112,14 @@ export async function startCloudFrontStub(): Promise<CloudFrontStub> {
       );
     });
   });
-  // Bounded: a client that stalls cannot keep the test (or its `close`) waiting.
-  server.requestTimeout = 5_000;
-  server.headersTimeout = 5_000;
-  server.keepAliveTimeout = 1_000;
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { endpoint, close } = await listenOnLoopback(server);
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
     requests,
     answer(fn) {
       respond = fn;
       answered = 0;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }

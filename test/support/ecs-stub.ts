@@ -1,5 +1,5 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from './loopback-server.js';
 
 /**
  * A stand-in for ECS on 127.0.0.1 that speaks its wire protocol (AWS JSON 1.1: POST /, the
@@ -50,22 +50,13 @@ export async function startEcsStub(): Promise<EcsStub> {
       res.end(JSON.stringify(body));
     });
   });
-  // Bounded: a client that stalls cannot keep the test (or its `close`) waiting.
-  server.requestTimeout = 5_000;
-  server.headersTimeout = 5_000;
-  server.keepAliveTimeout = 1_000;
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { endpoint, close } = await listenOnLoopback(server);
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
     requests,
     answer(fn) {
       respond = fn;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }
