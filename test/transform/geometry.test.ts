@@ -13,30 +13,15 @@ import {
   wholeImage,
 } from '../../src/transform/geometry.js';
 import { parseOperations } from '../../src/transform/operations.js';
-import { renderVariant, type RenderLimits } from '../../src/transform/pipeline.js';
 import { queryEntries } from '../../src/request/parse-request.js';
 import { buildSpec, type TransformSpec } from '../../src/transform/spec.js';
+import { render, rendered } from '../support/render.js';
 
 /**
  * The geometry parameters (rect, fp, ar, trim, pad): their arithmetic on its own, then rendered
  * with real sharp on generated images whose content shows where a crop, trim or pad landed.
  */
 
-const limits: RenderLimits = {
-  defaultQuality: 80,
-  maxInputPixels: 100_000_000,
-  maxOutputPixels: 8192 * 8192,
-  maxFrames: 300,
-  allowSvg: false,
-};
-
-const render = (bytes: Buffer, spec: TransformSpec, overrides: Partial<RenderLimits> = {}) =>
-  renderVariant(bytes, spec, { ...limits, ...overrides });
-
-async function rendered(bytes: Buffer, spec: TransformSpec, overrides: Partial<RenderLimits> = {}) {
-  const variant = await render(bytes, spec, overrides);
-  return { variant, data: variant.data, image: await describeImage(variant.data) };
-}
 
 /** The spec a URL query makes (aliases, dpr, ar folding, fm=auto against `accept`). */
 const specOf = (query: string, accept?: string) =>

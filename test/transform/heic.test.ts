@@ -5,9 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { describeImage, meanColour } from '../../scripts/samples.js';
 import { TooLargeError, UndecodableImageError } from '../../src/errors.js';
 import { decodeHeic } from '../../src/transform/heic.js';
-import { renderVariant, type RenderLimits } from '../../src/transform/pipeline.js';
+import { renderVariant } from '../../src/transform/pipeline.js';
 import type { TransformSpec } from '../../src/transform/spec.js';
 import { withDeclaredSize } from '../support/heif-boxes.js';
+import { render } from '../support/render.js';
 
 /**
  * HEIC originals, decoded by libheif-js (WebAssembly) since sharp's libvips has no HEVC decoder.
@@ -21,14 +22,6 @@ const alpha = fixture('alpha.heic');
 /** Two images: 96×64 blue, and the primary, 48×32 green. */
 const burst = fixture('burst.heic');
 
-const limits: RenderLimits = {
-  defaultQuality: 80,
-  maxInputPixels: 100_000_000,
-  maxOutputPixels: 8192 * 8192,
-  maxFrames: 300,
-  allowSvg: false,
-};
-const render = (bytes: Buffer, spec: TransformSpec, overrides: Partial<RenderLimits> = {}) => renderVariant(bytes, spec, { ...limits, ...overrides });
 
 const BLUE = [0, 0, 255];
 const GREEN = [0, 255, 0];

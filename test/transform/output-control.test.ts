@@ -6,16 +6,15 @@ import { parseOperations } from '../../src/transform/operations.js';
 import { MAX_ENCODES, MIN_QUALITY, QUALITY_STEP } from '../../src/transform/byte-budget.js';
 import type { Description } from '../../src/transform/describe.js';
 import { ifd0Values, readKeptExif } from '../../src/transform/exif-copyright.js';
-import { renderVariant, type RenderLimits } from '../../src/transform/pipeline.js';
+import { renderVariant } from '../../src/transform/pipeline.js';
 import { buildSpec, type TransformSpec } from '../../src/transform/spec.js';
+import { render, TEST_LIMITS } from '../support/render.js';
 
 /**
  * Issue 14, output control, with real sharp: maxbytes (a bounded quality search over pixels
  * rendered once), meta=copyright (two EXIF fields kept, nothing else) and fm=json (a description
  * with a ThumbHash instead of the image).
  */
-const limits: RenderLimits = { defaultQuality: 80, maxInputPixels: 100_000_000, maxOutputPixels: 8192 * 8192, maxFrames: 300, allowSvg: false };
-const render = (bytes: Buffer, spec: TransformSpec) => renderVariant(bytes, spec, limits);
 const specOf = (query: string, accept?: string) =>
   buildSpec(parseOperations([...new URLSearchParams(query)]), { defaultQuality: 80, maxOutputPixels: 8192 * 8192, accept }).spec;
 
@@ -290,7 +289,7 @@ describe('fm=json', () => {
 
   it('refuses what the image would refuse', async () => {
     await expect(render(Buffer.from('not an image'), { fm: 'json' })).rejects.toMatchObject({ statusCode: 415 });
-    await expect(renderVariant(photo, { fm: 'json' }, { ...limits, maxInputPixels: 1000 })).rejects.toMatchObject({ statusCode: 413 });
+    await expect(renderVariant(photo, { fm: 'json' }, { ...TEST_LIMITS, maxInputPixels: 1000 })).rejects.toMatchObject({ statusCode: 413 });
   });
 });
 

@@ -11,25 +11,10 @@ import {
 } from '../../scripts/samples.js';
 import { InvalidRequestError, TooLargeError, UndecodableImageError, UnsupportedImageError } from '../../src/errors.js';
 import { parseOperations } from '../../src/transform/operations.js';
-import { renderVariant, type RenderLimits } from '../../src/transform/pipeline.js';
+import { renderVariant } from '../../src/transform/pipeline.js';
 import { buildSpec, type TransformSpec } from '../../src/transform/spec.js';
+import { render, rendered } from '../support/render.js';
 
-const limits: RenderLimits = {
-  defaultQuality: 80,
-  maxInputPixels: 100_000_000,
-  maxOutputPixels: 8192 * 8192,
-  maxFrames: 300,
-  allowSvg: false,
-};
-
-const render = (bytes: Buffer, spec: TransformSpec, overrides: Partial<RenderLimits> = {}) =>
-  renderVariant(bytes, spec, { ...limits, ...overrides });
-
-/** Renders and describes the output (format, size, pages, alpha, colour space, metadata). */
-async function rendered(bytes: Buffer, spec: TransformSpec, overrides: Partial<RenderLimits> = {}) {
-  const variant = await render(bytes, spec, overrides);
-  return { variant, image: await describeImage(variant.data) };
-}
 
 type Region = { left: number; top: number; width: number; height: number };
 

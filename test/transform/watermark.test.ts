@@ -3,15 +3,15 @@ import { describe, expect, it } from 'vitest';
 import { animatedGif, describeImage, meanColour } from '../../scripts/samples.js';
 import { queryEntries } from '../../src/request/parse-request.js';
 import { parseOperations } from '../../src/transform/operations.js';
-import { renderVariant, type RenderLimits } from '../../src/transform/pipeline.js';
+import { renderVariant } from '../../src/transform/pipeline.js';
 import { buildSpec, type TransformSpec } from '../../src/transform/spec.js';
 import { variantId } from '../../src/transform/variant-key.js';
 import { placeWatermark, scaleAlpha, type WatermarkImage } from '../../src/transform/watermark.js';
 import { watermarkKey } from '../../src/watermarks.js';
+import { TEST_LIMITS } from '../support/render.js';
 
 /** Watermarks in the pipeline, with real sharp: a solid blue mark on a solid red image. */
 
-const LIMITS: RenderLimits = { defaultQuality: 80, maxInputPixels: 100_000_000, maxOutputPixels: 8192 * 8192, maxFrames: 300, allowSvg: false };
 const RED = [255, 0, 0];
 const BLUE = [0, 0, 255];
 
@@ -106,7 +106,7 @@ describe('variant keys with a watermark', () => {
 
 describe('renderVariant with a watermark', () => {
   it('lays it at the right bottom corner by default, the rest of the image untouched', async () => {
-    const out = await renderVariant(await solid(200, 100, '#ff0000'), spec('mark=logo.png'), LIMITS, mark(await solid(20, 20, '#0000ff')));
+    const out = await renderVariant(await solid(200, 100, '#ff0000'), spec('mark=logo.png'), TEST_LIMITS, mark(await solid(20, 20, '#0000ff')));
     expect(await describeImage(out.data)).toMatchObject({ format: 'png', width: 200, height: 100, channels: 3 });
     expect(await blueBox(out.data)).toEqual({ left: 180, top: 80, width: 20, height: 20 });
     expect(await pixel(out.data, 199, 99)).toEqual(BLUE);
@@ -120,12 +120,12 @@ describe('renderVariant with a watermark', () => {
     ['markscale=0.5: 100 px wide on a 200 px output', 'mark=logo.png&markscale=0.5', { left: 100, top: 0, width: 100, height: 100 }],
     ['after the resize: on the 100 px wide output', 'w=100&mark=logo.png', { left: 80, top: 30, width: 20, height: 20 }],
   ])('%s', async (_, query, box) => {
-    const out = await renderVariant(await solid(200, 100, '#ff0000'), spec(query), LIMITS, mark(await solid(20, 20, '#0000ff')));
+    const out = await renderVariant(await solid(200, 100, '#ff0000'), spec(query), TEST_LIMITS, mark(await solid(20, 20, '#0000ff')));
     expect(await blueBox(out.data)).toEqual(box);
   });
 
   it('markalpha=50 blends it with the image', async () => {
-    const out = await renderVariant(await solid(200, 100, '#ff0000'), spec('mark=logo.png&markalpha=50'), LIMITS, mark(await solid(20, 20, '#0000ff')));
+    const out = await renderVariant(await solid(200, 100, '#ff0000'), spec('mark=logo.png&markalpha=50'), TEST_LIMITS, mark(await solid(20, 20, '#0000ff')));
     const [r, g, b] = await pixel(out.data, 190, 90);
     expect(r).toBeGreaterThan(110);
     expect(r).toBeLessThan(145);
@@ -140,19 +140,19 @@ describe('renderVariant with a watermark', () => {
     const rgba = Buffer.alloc(20 * 20 * 4);
     for (let i = 0; i < 400; i++) rgba.set(i % 20 < 10 ? [0, 0, 255, 255] : [0, 0, 255, 0], i * 4);
     const half = await sharp(rgba, { raw: { width: 20, height: 20, channels: 4 } }).png().toBuffer();
-    const out = await renderVariant(await solid(200, 100, '#ff0000'), spec('mark=logo.png'), LIMITS, mark(half));
+    const out = await renderVariant(await solid(200, 100, '#ff0000'), spec('mark=logo.png'), TEST_LIMITS, mark(half));
     expect(await pixel(out.data, 185, 90)).toEqual(BLUE);
     expect(await pixel(out.data, 195, 90)).toEqual(RED);
   });
 
   it('fits a watermark larger than the output inside it, never cropped', async () => {
-    const out = await renderVariant(await solid(200, 100, '#ff0000'), spec('w=50&mark=logo.png'), LIMITS, mark(await solid(400, 100, '#0000ff')));
+    const out = await renderVariant(await solid(200, 100, '#ff0000'), spec('w=50&mark=logo.png'), TEST_LIMITS, mark(await solid(400, 100, '#0000ff')));
     expect(await describeImage(out.data)).toMatchObject({ width: 50, height: 25 });
     expect(await blueBox(out.data)).toEqual({ left: 0, top: 12, width: 50, height: 13 });
   });
 
   it('stays crisp and in colour after gray and blur', async () => {
-    const out = await renderVariant(await solid(200, 100, '#ff0000'), spec('mark=logo.png&gray&blur=3&fm=png'), LIMITS, mark(await solid(20, 20, '#0000ff')));
+    const out = await renderVariant(await solid(200, 100, '#ff0000'), spec('mark=logo.png&gray&blur=3&fm=png'), TEST_LIMITS, mark(await solid(20, 20, '#0000ff')));
     const [r, g, b] = await pixel(out.data, 190, 90);
     expect(b).toBeGreaterThan(230);
     expect(r! + g!).toBeLessThan(30);
@@ -163,7 +163,7 @@ describe('renderVariant with a watermark', () => {
   });
 
   it('goes inside the padding, which stays the padding colour', async () => {
-    const out = await renderVariant(await solid(200, 100, '#ff0000'), spec('mark=logo.png&pad=10&bg=00ff00&fm=png'), LIMITS, mark(await solid(20, 20, '#0000ff')));
+    const out = await renderVariant(await solid(200, 100, '#ff0000'), spec('mark=logo.png&pad=10&bg=00ff00&fm=png'), TEST_LIMITS, mark(await solid(20, 20, '#0000ff')));
     expect(await describeImage(out.data)).toMatchObject({ width: 220, height: 120 });
     expect(await blueBox(out.data)).toEqual({ left: 190, top: 90, width: 20, height: 20 });
     expect(await pixel(out.data, 215, 115)).toEqual([0, 255, 0]);
@@ -171,8 +171,8 @@ describe('renderVariant with a watermark', () => {
 
   it('is laid on every frame of an animation, which keeps its timing', async () => {
     const gif = await animatedGif(60, 40, 3);
-    const plain = await sharp((await renderVariant(gif, spec('fm=webp'), LIMITS)).data, { animated: true }).metadata();
-    const out = await renderVariant(gif, spec('mark=logo.png&markscale=0.25&fm=webp'), LIMITS, mark(await solid(20, 20, '#0000ff')));
+    const plain = await sharp((await renderVariant(gif, spec('fm=webp'), TEST_LIMITS)).data, { animated: true }).metadata();
+    const out = await renderVariant(gif, spec('mark=logo.png&markscale=0.25&fm=webp'), TEST_LIMITS, mark(await solid(20, 20, '#0000ff')));
     const meta = await sharp(out.data, { animated: true }).metadata();
     expect(meta).toMatchObject({ format: 'webp', pages: 3, pageHeight: 40, delay: plain.delay, loop: plain.loop });
     for (let page = 0; page < 3; page++) {
@@ -186,25 +186,25 @@ describe('renderVariant with a watermark', () => {
 
   it('refuses a watermark that is not an image, naming it (422 undecodable_watermark)', async () => {
     const red = await solid(200, 100, '#ff0000');
-    await expect(renderVariant(red, spec('mark=logo.png'), LIMITS, mark(Buffer.from('<html>no</html>')))).rejects.toMatchObject({
+    await expect(renderVariant(red, spec('mark=logo.png'), TEST_LIMITS, mark(Buffer.from('<html>no</html>')))).rejects.toMatchObject({
       statusCode: 422,
       code: 'undecodable_watermark',
       message: expect.stringContaining('"logo.png" (watermarks/logo.png)'),
     });
     const truncated = (await solid(20, 20, '#0000ff')).subarray(0, 60);
-    await expect(renderVariant(red, spec('mark=logo.png'), LIMITS, mark(truncated))).rejects.toMatchObject({ statusCode: 422, code: 'undecodable_watermark' });
+    await expect(renderVariant(red, spec('mark=logo.png'), TEST_LIMITS, mark(truncated))).rejects.toMatchObject({ statusCode: 422, code: 'undecodable_watermark' });
   });
 
   it('applies MAX_INPUT_PIXELS to the watermark (413 watermark_too_large)', async () => {
     await expect(
-      renderVariant(await solid(20, 20, '#ff0000'), spec('mark=logo.png'), { ...LIMITS, maxInputPixels: 500 * 100 }, mark(await solid(400, 200, '#0000ff'))),
+      renderVariant(await solid(20, 20, '#ff0000'), spec('mark=logo.png'), { ...TEST_LIMITS, maxInputPixels: 500 * 100 }, mark(await solid(400, 200, '#0000ff'))),
     ).rejects.toMatchObject({ statusCode: 413, code: 'watermark_too_large' });
   });
 
   it('is the same image for the same inputs (what a cached variant stands for)', async () => {
     const red = await solid(200, 100, '#ff0000');
     const logo = mark(await solid(20, 20, '#0000ff'));
-    const [a, b] = await Promise.all([renderVariant(red, spec('mark=logo.png&w=120'), LIMITS, logo), renderVariant(red, spec('mark=logo.png&w=120'), LIMITS, logo)]);
+    const [a, b] = await Promise.all([renderVariant(red, spec('mark=logo.png&w=120'), TEST_LIMITS, logo), renderVariant(red, spec('mark=logo.png&w=120'), TEST_LIMITS, logo)]);
     expect(a.data.equals(b.data)).toBe(true);
     expect(await meanColour(a.data)).not.toEqual(await meanColour(await solid(120, 60, '#ff0000')));
   });
