@@ -215,18 +215,37 @@ function sizeList(name: string, value: string | undefined): number[] {
   return [...new Set(sizes)].sort((a, b) => a - b);
 }
 
-function signingSource(e: { SIGNING_SECRETS?: string; SIGNING_SECRETS_SSM_PARAMETER?: string; SIGNING_SECRETS_SECRET_ID?: string }): SecretsSource {
-  const given = [e.SIGNING_SECRETS, e.SIGNING_SECRETS_SSM_PARAMETER, e.SIGNING_SECRETS_SECRET_ID].filter(Boolean);
+type SecretVariable = { readonly name: string; readonly kind: SecretsSource['kind'] };
+
+/**
+ * Where a secret comes from, from the one of its variables that is set: inline (local use and
+ * tests), an SSM parameter or a Secrets Manager secret. Setting two of them is an error.
+ */
+function secretsSource(env: Record<string, unknown>, variables: readonly SecretVariable[], noun?: string): SecretsSource {
+  const given = variables.filter((v) => env[v.name]);
   if (given.length > 1) {
-    throw new ConfigError(
-      'Invalid configuration: set only one of SIGNING_SECRETS, SIGNING_SECRETS_SSM_PARAMETER, SIGNING_SECRETS_SECRET_ID',
-    );
+    throw new ConfigError(`Invalid configuration: set only one of ${variables.map((v) => v.name).join(', ')}`);
   }
-  if (e.SIGNING_SECRETS) return { kind: 'inline', secrets: parseSecrets(e.SIGNING_SECRETS, 'Invalid configuration: SIGNING_SECRETS') };
-  if (e.SIGNING_SECRETS_SSM_PARAMETER) return { kind: 'ssm', name: e.SIGNING_SECRETS_SSM_PARAMETER };
-  if (e.SIGNING_SECRETS_SECRET_ID) return { kind: 'secrets-manager', id: e.SIGNING_SECRETS_SECRET_ID };
-  return { kind: 'none' };
+  const chosen = given[0];
+  const value = chosen && (env[chosen.name] as string);
+  switch (chosen?.kind) {
+    case 'inline':
+      return { kind: 'inline', secrets: parseSecrets(value!, `Invalid configuration: ${chosen.name}`, noun) };
+    case 'ssm':
+      return { kind: 'ssm', name: value! };
+    case 'secrets-manager':
+      return { kind: 'secrets-manager', id: value! };
+    default:
+      return { kind: 'none' };
+  }
 }
+
+const signingSource = (e: Record<string, unknown>) =>
+  secretsSource(e, [
+    { name: 'SIGNING_SECRETS', kind: 'inline' },
+    { name: 'SIGNING_SECRETS_SSM_PARAMETER', kind: 'ssm' },
+    { name: 'SIGNING_SECRETS_SECRET_ID', kind: 'secrets-manager' },
+  ]);
 
 function presetDefinitions(json: string | undefined): Record<string, string> {
   if (json === undefined) return { ...DEFAULT_PRESETS };
@@ -314,24 +333,25 @@ function batchSettings(e: z.infer<typeof envSchema>, variantsPrefix: string): Ba
     assignPublicIp: e.BATCH_ASSIGN_PUBLIC_IP ?? false,
     ecsEndpoint: e.ECS_ENDPOINT,
     region: e.AWS_REGION ?? 'us-east-1',
-    ecsCredentials:
-      e.ECS_ENDPOINT === undefined
-        ? undefined
-        : { accessKeyId: e.AWS_ACCESS_KEY_ID ?? 'local', secretAccessKey: e.AWS_SECRET_ACCESS_KEY ?? 'local' },
+    ecsCredentials: standInCredentials(e, e.ECS_ENDPOINT),
     launchDryRun: e.IS_LOCAL === 'true' && e.ECS_ENDPOINT === undefined,
   });
 }
 
-function originVerifySource(e: z.infer<typeof envSchema>): SecretsSource {
-  const given = [e.ORIGIN_VERIFY_SECRET, e.ORIGIN_VERIFY_SECRET_ID, e.ORIGIN_VERIFY_SSM_PARAMETER].filter(Boolean);
-  if (given.length > 1) {
-    throw new ConfigError('Invalid configuration: set only one of ORIGIN_VERIFY_SECRET, ORIGIN_VERIFY_SECRET_ID, ORIGIN_VERIFY_SSM_PARAMETER');
-  }
-  if (e.ORIGIN_VERIFY_SECRET) return { kind: 'inline', secrets: parseSecrets(e.ORIGIN_VERIFY_SECRET, 'Invalid configuration: ORIGIN_VERIFY_SECRET', 'origin-verify secret') };
-  if (e.ORIGIN_VERIFY_SECRET_ID) return { kind: 'secrets-manager', id: e.ORIGIN_VERIFY_SECRET_ID };
-  if (e.ORIGIN_VERIFY_SSM_PARAMETER) return { kind: 'ssm', name: e.ORIGIN_VERIFY_SSM_PARAMETER };
-  return { kind: 'none' };
-}
+const originVerifySource = (e: Record<string, unknown>) =>
+  secretsSource(
+    e,
+    [
+      { name: 'ORIGIN_VERIFY_SECRET', kind: 'inline' },
+      { name: 'ORIGIN_VERIFY_SECRET_ID', kind: 'secrets-manager' },
+      { name: 'ORIGIN_VERIFY_SSM_PARAMETER', kind: 'ssm' },
+    ],
+    'origin-verify secret',
+  );
+
+/** Credentials for a stand-in endpoint (tests, `sls invoke local`); in AWS, the default provider chain. */
+const standInCredentials = (e: z.infer<typeof envSchema>, endpoint: string | undefined) =>
+  endpoint === undefined ? undefined : { accessKeyId: e.AWS_ACCESS_KEY_ID ?? 'local', secretAccessKey: e.AWS_SECRET_ACCESS_KEY ?? 'local' };
 
 function edgeSettings(e: z.infer<typeof envSchema>, presets: Presets): EdgeSettings {
   const eagerPresets = list(e.EAGER_PRESETS).map((name) => name.toLowerCase());
@@ -343,10 +363,7 @@ function edgeSettings(e: z.infer<typeof envSchema>, presets: Presets): EdgeSetti
     distributionId: e.CDN_DISTRIBUTION_ID,
     cloudfrontEndpoint: e.CLOUDFRONT_ENDPOINT,
     region: e.AWS_REGION ?? 'us-east-1',
-    cloudfrontCredentials:
-      e.CLOUDFRONT_ENDPOINT === undefined
-        ? undefined
-        : { accessKeyId: e.AWS_ACCESS_KEY_ID ?? 'local', secretAccessKey: e.AWS_SECRET_ACCESS_KEY ?? 'local' },
+    cloudfrontCredentials: standInCredentials(e, e.CLOUDFRONT_ENDPOINT),
     cdnMaxAge: e.CDN_MAX_AGE,
     errorMaxAge: e.ERROR_MAX_AGE,
     originVerify: originVerifySource(e),
