@@ -8,10 +8,9 @@
 process.env.IS_LOCAL ??= 'true';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const { loadConfig } = await import('../src/config.js');
+const { loadConfig, loadEngineSettings } = await import('../src/config.js');
 const { createLogger } = await import('../src/observability/logger.js');
 const { createMetrics, SERVICES } = await import('../src/observability/metrics.js');
-const { loadEngineSettings } = await import('../src/engine/options.js');
 const { startEngine } = await import('../src/engine/server.js');
 
 const config = loadConfig(process.env);

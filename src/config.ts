@@ -1,4 +1,5 @@
 // zod's tree-shakable build: the full one costs a Lambda cold start ~25 ms and ~10 MB to load.
+import { availableParallelism } from 'node:os';
 import * as z from 'zod/mini';
 import type { CorsPolicy } from './http/cors.js';
 import { ConfigError } from './errors.js';
@@ -369,6 +370,41 @@ function edgeSettings(e: z.infer<typeof envSchema>, presets: Presets): EdgeSetti
     originVerify: originVerifySource(e),
     eagerPresets: [...new Set(eagerPresets)],
   });
+}
+
+/** How `npm run serve` (the engine) listens and how much it takes on. */
+export interface EngineSettings {
+  readonly port: number;
+  readonly host: string;
+  /** Requests in the handler at once (ENGINE_CONCURRENCY; default 2 × CPUs). */
+  readonly concurrency: number;
+  /** Requests waiting for a turn before 503 (ENGINE_QUEUE; default 4 × concurrency). */
+  readonly queue: number;
+  /** How long SIGTERM waits for in-flight and queued requests (ENGINE_DRAIN_SECONDS; default 25). */
+  readonly drainSeconds: number;
+}
+
+const engineSchema = z.object({
+  PORT: int(0, 65535, 3000),
+  HOST: optionalString,
+  ENGINE_CONCURRENCY: int(1, 1024, 2 * availableParallelism()),
+  ENGINE_QUEUE: z.pipe(z.transform(blankToUndefined), z.optional(z.coerce.number().check(z.refine(Number.isInteger, 'expected an integer'), z.minimum(0), z.maximum(100_000)))),
+  ENGINE_DRAIN_SECONDS: int(0, 3600, 25),
+});
+
+export function loadEngineSettings(env: Record<string, string | undefined> = process.env): EngineSettings {
+  const parsed = engineSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(`Invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST ?? '127.0.0.1',
+    concurrency: e.ENGINE_CONCURRENCY,
+    queue: e.ENGINE_QUEUE ?? 4 * e.ENGINE_CONCURRENCY,
+    drainSeconds: e.ENGINE_DRAIN_SECONDS,
+  };
 }
 
 export { ConfigError };

@@ -150,9 +150,10 @@ export function createVariantService(config: Config, backingStore: ImageStore, l
     start = performance.now();
     const rendered = await renderVariant(bytes, spec, limits, watermark);
     timings.transform = since(start);
+    const result = { body: rendered.data, contentType: rendered.contentType, timings, budget: rendered.budget, originalBytes: bytes.length };
     if (deadline.aborted) {
       log.warn('variant not stored: rendered after the processing deadline', { variantKey: id.key, ms: Math.round(timings.transform) });
-      return { body: rendered.data, contentType: rendered.contentType, stored: false, timings, budget: rendered.budget, originalBytes: bytes.length };
+      return { ...result, stored: false };
     }
     start = performance.now();
     let stored = true;
@@ -164,7 +165,7 @@ export function createVariantService(config: Config, backingStore: ImageStore, l
       log.warn('variant write failed', { variantKey: id.key, error });
     }
     timings.s3Write = since(start);
-    return { body: rendered.data, contentType: rendered.contentType, stored, timings, budget: rendered.budget, originalBytes: bytes.length };
+    return { ...result, stored };
   }
 
   const hit = (id: VariantId, stored: StoredVariant, s3Read: number): VariantResult => ({
