@@ -64,7 +64,7 @@ const envSchema = z.object({
   MAX_OUTPUT_PIXELS: int(1, 8192 * 8192, 8192 * 8192),
   MAX_FRAMES: int(1, 10_000, 300),
   ORIGINAL_CACHE_BYTES: int(0, 2 * 1024 ** 3, 64 * 1024 * 1024),
-  ORIGINAL_REVALIDATE_SECONDS: int(0, 24 * 3600, 0),
+  FRESHNESS: z.pipe(z.transform(blankToUndefined), z.optional(z.enum(['strict', 'events']))),
   MAX_INLINE_BYTES: int(1, LAMBDA_INLINE_LIMIT, LAMBDA_INLINE_LIMIT),
   PRESIGNED_URL_TTL: int(1, 7 * 24 * 3600, 300),
   PROCESSING_TIMEOUT_MS: int(100, 15 * 60 * 1000, 25_000),
@@ -189,8 +189,12 @@ export interface Config {
   readonly maxFrames: number;
   /** Recently read originals kept in memory (0: none). */
   readonly originalCacheBytes: number;
-  /** How long a hit may trust an original's last-seen ETag without asking S3 again (0: never). */
-  readonly originalRevalidateSeconds: number;
+  /**
+   * How a hit knows its variant is current. `strict`: it checks the original's ETag (one round
+   * trip, two requests). `events`: `syncVariants` deletes a replaced original's variants, so a
+   * hit reads the variant alone.
+   */
+  readonly freshness: 'strict' | 'events';
   readonly maxInlineBytes: number;
   readonly presignedUrlTtl: number;
   readonly processingTimeoutMs: number;
@@ -460,7 +464,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxOutputPixels: e.MAX_OUTPUT_PIXELS,
     maxFrames: e.MAX_FRAMES,
     originalCacheBytes: e.ORIGINAL_CACHE_BYTES,
-    originalRevalidateSeconds: e.ORIGINAL_REVALIDATE_SECONDS,
+    freshness: e.FRESHNESS ?? 'strict',
     maxInlineBytes: e.MAX_INLINE_BYTES,
     presignedUrlTtl: e.PRESIGNED_URL_TTL,
     processingTimeoutMs: e.PROCESSING_TIMEOUT_MS,

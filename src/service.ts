@@ -1,12 +1,21 @@
 import type { Config } from './config.js';
 import { OriginalNotFoundError, ProcessingTimeoutError, StorageUnavailableError, TooLargeError } from './errors.js';
 import { imageCacheControl } from './http/cache-control.js';
-import type { ImageStore, StoredVariant, VariantWrite } from './storage/image-store.js';
+import type { ImageStore, OriginalRead, StoredVariant, VariantWrite } from './storage/image-store.js';
 import { withOriginalCache } from './storage/original-cache.js';
 import { budgetFromMetadata, budgetMetadata, type BudgetOutcome } from './transform/byte-budget.js';
 import { renderVariant, type RenderLimits } from './transform/pipeline.js';
 import type { TransformSpec } from './transform/spec.js';
-import { variantId, type VariantId } from './transform/variant-key.js';
+import {
+  madeFrom,
+  normalizeEtag,
+  sourceMetadata,
+  storedSource,
+  variantId,
+  variantKey,
+  type VariantId,
+  type VariantSource,
+} from './transform/variant-key.js';
 import { createWatermarkSource, type WatermarkHead } from './watermarks.js';
 
 /** Durations in milliseconds, reported to clients as Server-Timing. */
@@ -54,9 +63,6 @@ type Rendered = { body: Buffer; contentType: string; stored: boolean; timings: T
 
 const since = (start: number) => performance.now() - start;
 
-/** How many originals' last-seen ETags an instance keeps for its speculative variant lookup. */
-const MAX_REMEMBERED_ETAGS = 10_000;
-
 function matchesEtag(header: string | undefined, etag: string): boolean {
   if (!header) return false;
   // `*` would mean "any stored variant", which is only known after reading it: treated as absent.
@@ -80,16 +86,16 @@ export function renderLimits(config: Config): RenderLimits {
  */
 export function variantWrite(
   config: Config,
-  originalKey: string,
-  etag: string,
+  source: VariantSource,
   id: VariantId,
   contentType: string,
   budget?: BudgetOutcome,
+  supersedes = false,
 ): VariantWrite {
   return {
     contentType,
     cacheControl: imageCacheControl(config.cacheMaxAge, config.edge.cdnMaxAge),
-    metadata: { 'source-key': encodeURIComponent(originalKey), 'source-etag': etag, spec: id.spec, ...budgetMetadata(budget) },
+    metadata: { 'source-key': encodeURIComponent(source.key), ...sourceMetadata(source, supersedes), spec: id.spec, ...budgetMetadata(budget) },
   };
 }
 
@@ -100,27 +106,82 @@ export function originalTooLarge(size: number, config: Config): TooLargeError {
   );
 }
 
+export interface ServiceOptions {
+  /**
+   * Takes work that need not hold up the response (the check after a write that the original was
+   * not replaced meanwhile). The engine passes one and waits for it when draining; without it (in
+   * Lambda, which freezes the process once it has answered) that work is awaited before answering.
+   */
+  readonly afterResponse?: (work: Promise<void>) => void;
+}
+
+/** How many variant keys an instance remembers as stored (hits and its own writes). */
+const MAX_KNOWN_STORED = 10_000;
+
 /**
  * getVariant: hit → the stored bytes, untouched; miss → read the original, render, store, answer.
- * The original is only ever read. Every variant key includes the original's current ETag, read
- * fresh on each request, so a replaced original is never answered with an old variant.
+ * The original is only ever read. The variant's key does not depend on the original's version, so
+ * the lookup and the original's read start together: a miss waits on one round trip (both), the
+ * render and the write; a hit is the lookup, plus (FRESHNESS=strict) the original's ETag checked
+ * against the one the variant was made from, in the same round trip.
  */
-export function createVariantService(config: Config, backingStore: ImageStore, log: ServiceLog): VariantService {
+export function createVariantService(config: Config, backingStore: ImageStore, log: ServiceLog, options: ServiceOptions = {}): VariantService {
   const store = withOriginalCache(backingStore, config.originalCacheBytes);
   const limits = renderLimits(config);
+  const events = config.freshness === 'events';
   // Watermarks have a cache of their own: big originals must not push them out of it.
   const watermarks = createWatermarkSource(config, backingStore);
-  // The last ETag seen per original lets the variant lookup start alongside the HEAD of the
-  // original; the HEAD still decides, so a stale guess only costs a wasted GET.
-  // Bounded: a warm instance can see millions of distinct originals over its life.
-  const lastEtag = new Map<string, { etag: string; confirmedAt: number }>();
-  const rememberEtag = (key: string, etag: string) => {
-    lastEtag.delete(key);
-    lastEtag.set(key, { etag, confirmedAt: Date.now() });
-    if (lastEtag.size > MAX_REMEMBERED_ETAGS) lastEtag.delete(lastEtag.keys().next().value!);
+  // Variant keys this instance has seen stored. For those, FRESHNESS=events reads the variant
+  // alone (one request); otherwise the original's read starts alongside the lookup, so that a
+  // miss does not wait for the lookup first, and is abandoned when the lookup is a hit. Strict
+  // mode only asks for the original's ETag (a HEAD) for them. Bounded: a warm instance can see
+  // millions of distinct variants over its life.
+  const known = new Set<string>();
+  const remember = (key: string) => {
+    known.delete(key);
+    known.add(key);
+    if (known.size > MAX_KNOWN_STORED) known.delete(known.values().next().value!);
   };
   // Identical misses in flight in this instance share one render and one write.
   const inFlight = new Map<string, Promise<Rendered>>();
+
+  /** The original's headers, and its body on demand; `probe`: the variant is probably stored, so only its ETag is likely needed. */
+  async function openOriginal(key: string, probe: boolean): Promise<OriginalRead | undefined> {
+    if (probe) {
+      const head = await store.headOriginal(key);
+      if (!head) return undefined;
+      return {
+        ...head,
+        async bytes() {
+          const bytes = await store.getOriginal(key, head.etag);
+          if (!bytes) throw new StorageUnavailableError(new Error('original changed while being read'));
+          return bytes;
+        },
+        abandon: () => undefined,
+      };
+    }
+    const opened = await store.openOriginal(key);
+    // Only a caller that offers an ETag can be told "unchanged"; none is offered here.
+    if (opened && 'unchanged' in opened) throw new StorageUnavailableError(new Error('unexpected Not Modified'));
+    return opened;
+  }
+
+  /**
+   * With FRESHNESS=events a hit does not check the original, so a variant rendered from a version
+   * that was replaced (and its variants deleted by syncVariants) while the render ran must not
+   * stay: once it is written, the original is asked again and the write undone if it changed.
+   */
+  async function undoIfReplaced(originalKey: string, etag: string, variantKey: string): Promise<void> {
+    try {
+      const head = await store.headOriginal(originalKey);
+      if (head && normalizeEtag(head.etag) === normalizeEtag(etag)) return;
+      known.delete(variantKey);
+      await store.deleteVariants([variantKey]);
+      log.warn('variant deleted: its original changed while it was rendered', { variantKey });
+    } catch (error) {
+      log.warn('could not check the original after a write', { variantKey, error });
+    }
+  }
 
   /**
    * `deadline` is aborted when the request that started the render has been answered with a
@@ -129,21 +190,17 @@ export function createVariantService(config: Config, backingStore: ImageStore, l
    * into the next invocation, and a write would land at some unknown later time.
    */
   async function render(
-    originalKey: string,
-    etag: string,
+    original: OriginalRead,
+    source: VariantSource,
     id: VariantId,
     spec: TransformSpec,
     s3Read: number,
     deadline: AbortSignal,
-    mark?: WatermarkHead,
+    mark: WatermarkHead | undefined,
+    supersedes: boolean,
   ): Promise<Rendered> {
     let start = performance.now();
-    const [bytes, watermark] = await Promise.all([store.getOriginal(originalKey, etag), mark && watermarks.read(mark)]);
-    if (!bytes) {
-      // Deleted or replaced between the HEAD and the GET: the next request sees the new state.
-      lastEtag.delete(originalKey);
-      throw new StorageUnavailableError(new Error('original changed while being read'));
-    }
+    const [bytes, watermark] = await Promise.all([original.bytes(), mark && watermarks.read(mark)]);
     if (bytes.length > config.maxOriginalBytes) throw originalTooLarge(bytes.length, config);
     deadline.throwIfAborted();
     const timings: Timings = { s3Read: s3Read + since(start), transform: 0, s3Write: 0 };
@@ -158,74 +215,92 @@ export function createVariantService(config: Config, backingStore: ImageStore, l
     start = performance.now();
     let stored = true;
     try {
-      await store.putVariant(id.key, rendered.data, variantWrite(config, originalKey, etag, id, rendered.contentType, rendered.budget));
+      await store.putVariant(id.key, rendered.data, variantWrite(config, source, id, rendered.contentType, rendered.budget, supersedes));
+      remember(id.key);
     } catch (error) {
       // The cache is best effort: the client still gets its image.
       stored = false;
       log.warn('variant write failed', { variantKey: id.key, error });
     }
     timings.s3Write = since(start);
+    if (stored && events) {
+      const check = undoIfReplaced(source.key, source.etag, id.key);
+      if (options.afterResponse) options.afterResponse(check);
+      else await check;
+    }
     return { ...result, stored };
   }
 
-  const hit = (id: VariantId, stored: StoredVariant, s3Read: number): VariantResult => ({
-    kind: 'hit',
-    id,
-    body: stored.body,
-    contentType: stored.contentType,
-    stored: true,
-    timings: { s3Read, transform: 0, s3Write: 0 },
-    budget: budgetFromMetadata(stored.metadata),
-  });
+  const hit = (id: VariantId, stored: StoredVariant, s3Read: number): VariantResult => {
+    remember(id.key);
+    return {
+      kind: 'hit',
+      id,
+      body: stored.body,
+      contentType: stored.contentType,
+      stored: true,
+      timings: { s3Read, transform: 0, s3Write: 0 },
+      budget: budgetFromMetadata(stored.metadata),
+    };
+  };
 
   async function getVariant(request: VariantRequest, deadline: AbortSignal): Promise<VariantResult> {
     const originalKey = config.originalsPrefix + request.key;
     const start = performance.now();
-    // A watermark's ETag is part of the key: asked for on every request that has one, alongside
-    // the original's HEAD (the guessed lookup uses the one seen last).
+    const key = variantKey(config.variantsPrefix, originalKey, request.spec);
+    // A watermark's ETag is part of what a variant is made from: asked for on every request that
+    // has one, alongside the lookup.
     const name = request.spec.mark;
     const markHead = name === undefined ? undefined : watermarks.head(name);
     markHead?.catch(() => undefined);
-    const markGuess = name === undefined ? undefined : watermarks.lastEtag(name);
-    const remembered = lastEtag.get(originalKey);
-    const guess = remembered?.etag;
-    const guessedId =
-      guess !== undefined && (name === undefined || markGuess !== undefined)
-        ? variantId(config.variantsPrefix, { key: originalKey, etag: guess, watermarkEtag: markGuess }, request.spec)
-        : undefined;
-    // Opt-in (ORIGINAL_REVALIDATE_SECONDS): an ETag confirmed that recently is trusted for hits,
-    // which then cost one S3 request instead of two. Misses always confirm it first; so do
-    // watermarked requests, which HEAD the watermark anyway.
-    const trusted =
-      name === undefined && remembered !== undefined && Date.now() - remembered.confirmedAt < config.originalRevalidateSeconds * 1000;
-    if (trusted && guessedId && matchesEtag(request.ifNoneMatch, guessedId.etag)) return { kind: 'not-modified', id: guessedId };
-    const speculative = guessedId ? store.getVariant(guessedId.key) : undefined;
-    speculative?.catch(() => undefined);
-    if (trusted && guessedId) {
-      const stored = await speculative!;
-      if (stored) return hit(guessedId, stored, since(start));
-    }
+    const likelyStored = known.has(key);
+    const lookup = store.getVariant(key);
+    lookup.catch(() => undefined);
+    let opening = events && likelyStored ? undefined : openOriginal(originalKey, likelyStored);
+    opening?.catch(() => undefined);
+    try {
+      const stored = await lookup;
+      if (!stored) known.delete(key);
+      let mark: WatermarkHead | undefined;
+      try {
+        mark = await markHead;
+      } catch (error) {
+        // A missing original is the original's 404, whatever the watermark's state.
+        if (opening && !(await opening)) throw new OriginalNotFoundError(request.key);
+        throw error;
+      }
+      const made = storedSource(stored?.metadata);
+      if (stored && events && made.etag !== undefined && madeFrom(stored.metadata, { watermarkEtag: mark?.etag })) {
+        // Events keep variants fresh: the original's read, if one was started, is not waited for.
+        const id = variantId(config.variantsPrefix, { key: originalKey, etag: made.etag, watermarkEtag: mark?.etag }, request.spec);
+        if (matchesEtag(request.ifNoneMatch, id.etag)) return { kind: 'not-modified', id };
+        return hit(id, stored, since(start));
+      }
 
-    const head = await store.headOriginal(originalKey);
-    if (!head) {
-      lastEtag.delete(originalKey);
-      throw new OriginalNotFoundError(request.key);
-    }
-    if (head.size > config.maxOriginalBytes) throw originalTooLarge(head.size, config);
-    const mark = await markHead;
-    rememberEtag(originalKey, head.etag);
-    const id = variantId(config.variantsPrefix, { key: originalKey, etag: head.etag, watermarkEtag: mark?.etag }, request.spec);
-    if (matchesEtag(request.ifNoneMatch, id.etag)) return { kind: 'not-modified', id };
+      opening ??= openOriginal(originalKey, false);
+      const original = await opening;
+      if (!original) throw new OriginalNotFoundError(request.key);
+      if (original.size > config.maxOriginalBytes) throw originalTooLarge(original.size, config);
+      const source: VariantSource = { key: originalKey, etag: original.etag, watermarkEtag: mark?.etag };
+      const id = variantId(config.variantsPrefix, source, request.spec);
+      if (matchesEtag(request.ifNoneMatch, id.etag)) return { kind: 'not-modified', id };
+      const s3Read = since(start);
+      if (stored && madeFrom(stored.metadata, source)) return hit(id, stored, s3Read);
 
-    const stored = await (guessedId?.key === id.key ? speculative! : store.getVariant(id.key));
-    const s3Read = since(start);
-    if (stored) return hit(id, stored, s3Read);
-    let rendering = inFlight.get(id.key);
-    if (!rendering) {
-      rendering = render(originalKey, head.etag, id, request.spec, s3Read, deadline, mark).finally(() => inFlight.delete(id.key));
-      inFlight.set(id.key, rendering);
+      // Keyed by the version too: two versions of one original share a variant key.
+      const flight = `${id.key}\n${id.etag}`;
+      let rendering = inFlight.get(flight);
+      if (!rendering) {
+        // Overwriting a variant of another version: edge caches may hold that one (syncVariants invalidates them).
+        const supersedes = stored !== undefined && !madeFrom(stored.metadata, { etag: original.etag });
+        rendering = render(original, source, id, request.spec, s3Read, deadline, mark, supersedes).finally(() => inFlight.delete(flight));
+        inFlight.set(flight, rendering);
+      }
+      return { kind: 'miss', id, ...(await rendering) };
+    } finally {
+      // Whatever was not read is not needed (a no-op for a read the render took over).
+      void opening?.then((read) => read?.abandon(), () => undefined);
     }
-    return { kind: 'miss', id, ...(await rendering) };
   }
 
   return {

@@ -58,7 +58,7 @@ let big: Buffer;
 beforeAll(async () => {
   stack = await startStack();
   engine = await startEngine({ config: stack.config, store: stack.store, log: stack.log, port: 0, concurrency: 4, queue: 16 });
-  // Slow enough to render (AVIF from 12 MP) that concurrent requests overlap.
+  // Slow enough to render (12 MP) that concurrent requests overlap.
   big = await photoLikeJpeg(4000, 3000, { quality: 90 });
 });
 
@@ -170,13 +170,38 @@ describe('the engine', () => {
     });
   });
 
+  it('answers an output over Lambda\'s inline limit with its bytes, where the Lambda redirects', async () => {
+    const key = uniqueKey('engine/large.jpg');
+    await stack.seed(key, big);
+    // A low limit stands for Lambda's 6 MB: the same rule, a smaller render.
+    const app = stack.app({ env: { MAX_INLINE_BYTES: '50000' } });
+    const large = await startEngine({ config: app.config, store: app.store, log: app.log, concurrency: 2, queue: 2 });
+    try {
+      const lambda = await app.handler(event(key, 'w=1200&fm=png'));
+      expect(lambda.statusCode).toBe(302);
+      const answer = await fetchAnswer(`${large.url}/${key}?w=1200&fm=png`);
+      expect(answer.status).toBe(200);
+      expect(answer.headers['Content-Type']).toBe('image/png');
+      expect(answer.headers['X-Cache']).toBe('hit');
+      expect(answer.body.length).toBeGreaterThan(50000);
+      const stored = await fetch(lambda.headers.Location!, { signal: AbortSignal.timeout(WAIT_MS) });
+      expect(answer.body.equals(Buffer.from(await stored.arrayBuffer()))).toBe(true);
+      const miss = await fetchAnswer(`${large.url}/${key}?w=1100&fm=png`);
+      expect({ status: miss.status, cache: miss.headers['X-Cache'] }).toEqual({ status: 200, cache: 'miss' });
+      expect(miss.body.length).toBeGreaterThan(50000);
+    } finally {
+      await large.close();
+      app.close();
+    }
+  });
+
   it('refuses past its queue with 503 overloaded, at once', async () => {
     const key = uniqueKey('engine/big.jpg');
     await stack.seed(key, big);
     const small = await startEngine({ config: stack.config, store: stack.store, log: stack.log, concurrency: 1, queue: 1 });
     try {
       const answers = await Promise.all(
-        Array.from({ length: 6 }, (_, i) => fetchAnswer(`${small.url}/${key}?w=${1400 + i}&fm=avif`)),
+        Array.from({ length: 6 }, (_, i) => fetchAnswer(`${small.url}/${key}?w=${1400 + i}&fm=webp`)),
       );
       const statuses = answers.map((a) => a.status).sort();
       const ok = answers.filter((a) => a.status === 200);
@@ -199,14 +224,14 @@ describe('the engine', () => {
     const key = uniqueKey('engine/drain.jpg');
     await stack.seed(key, big);
     const draining = await startEngine({ config: stack.config, store: stack.store, log: stack.log, concurrency: 2, queue: 2 });
-    const inFlight = fetchAnswer(`${draining.url}/${key}?w=1500&fm=avif`);
+    const inFlight = fetchAnswer(`${draining.url}/${key}?w=1500&fm=webp`);
     try {
       await until(() => draining.load().active === 1);
       const drained = draining.drain(10);
       expect(await refused(draining.url)).toBe(true);
       const answer = await inFlight;
       expect(answer.status).toBe(200);
-      expect(answer.headers['Content-Type']).toBe('image/avif');
+      expect(answer.headers['Content-Type']).toBe('image/webp');
       expect(await drained).toBe(true);
     } finally {
       await draining.close();

@@ -166,7 +166,7 @@ describe('Cache-Control', () => {
     ])('never caches a 5xx: %s', async (_name, fail, status, code) => {
       const app = stack.app({
         env: { ERROR_MAX_AGE: '3600', CDN_MAX_AGE: String(YEAR) },
-        wrapStore: (store): ImageStore => ({ ...store, headOriginal: fail }),
+        wrapStore: (store): ImageStore => ({ ...store, getVariant: fail, openOriginal: fail }),
       });
       const response = await app.handler(event(key, 'w=10'));
       expect(response.statusCode).toBe(status);

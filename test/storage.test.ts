@@ -27,7 +27,7 @@ describe('S3 store against a local S3', () => {
   it('heads an original: its ETag and size; undefined when there is none', async () => {
     const key = uniqueKey('a/b c/ünïcödé.jpg');
     const etag = await stack.seed(key, photo);
-    expect(await store.headOriginal(key)).toEqual({ etag, size: photo.length });
+    expect(await store.headOriginal(key)).toEqual({ etag, size: photo.length, lastModified: expect.any(Date) });
     expect(await store.headOriginal(uniqueKey('missing.jpg'))).toBeUndefined();
   });
 
@@ -42,6 +42,41 @@ describe('S3 store against a local S3', () => {
     expect(await store.getOriginal(key, oldEtag)).toBeUndefined();
     expect((await store.getOriginal(key, newEtag))?.equals(replacement)).toBe(true);
     expect(await store.getOriginal(uniqueKey('missing.jpg'), newEtag)).toBeUndefined();
+  });
+
+  it('opens an original: ETag and size from its headers, the body on demand, abandoned without harm', async () => {
+    const key = uniqueKey('photos/opened.jpg');
+    const etag = await stack.seed(key, photo);
+    const opened = await store.openOriginal(key);
+    if (!opened || 'unchanged' in opened) throw new Error('expected a read');
+    expect(opened).toMatchObject({ etag, size: photo.length, lastModified: expect.any(Date) });
+    expect((await opened.bytes()).equals(photo)).toBe(true);
+
+    // Abandoned reads, small (drained) and large (cut off), leave the client working.
+    const large = Buffer.concat(Array.from({ length: 12 }, () => photo), 12 * photo.length + 600_000);
+    const largeKey = uniqueKey('photos/abandoned-large.jpg');
+    await stack.seed(largeKey, large);
+    for (const k of [key, largeKey, key, largeKey]) {
+      const read = await store.openOriginal(k);
+      if (!read || 'unchanged' in read) throw new Error('expected a read');
+      read.abandon();
+    }
+    const again = await store.openOriginal(largeKey);
+    if (!again || 'unchanged' in again) throw new Error('expected a read');
+    expect((await again.bytes()).equals(large)).toBe(true);
+
+    // Offered the ETag it holds, S3 sends no body; another ETag gets the whole original.
+    expect(await store.openOriginal(key, etag)).toEqual({ unchanged: true, etag });
+    const other = await store.openOriginal(key, '"0123"');
+    expect(other && !('unchanged' in other) && (await other.bytes()).equals(photo)).toBe(true);
+    expect(await store.openOriginal(uniqueKey('missing.jpg'))).toBeUndefined();
+  });
+
+  it('heads a variant: its metadata without its body', async () => {
+    const key = `v3/${uniqueKey('headed')}`;
+    expect(await store.headVariant(key)).toBeUndefined();
+    await store.putVariant(key, Buffer.from('x'), write);
+    expect(await store.headVariant(key)).toEqual({ metadata: { spec: 'w=1' } });
   });
 
   it('reads back a variant it wrote, with its content type, cache control and metadata', async () => {
@@ -139,7 +174,12 @@ const calls: [string, (store: ImageStore) => Promise<unknown>][] = [
   ['headOriginal', (s) => s.headOriginal('photos/a.jpg')],
   ['getOriginal', (s) => s.getOriginal('photos/a.jpg', '"abc"')],
   ['getVariant', (s) => s.getVariant('v1/x/y')],
+  ['openOriginal, then its body', async (s) => {
+    const opened = await s.openOriginal('photos/a.jpg');
+    return opened && !('unchanged' in opened) ? opened.bytes() : opened;
+  }],
   ['putVariant', (s) => s.putVariant('v1/x/y', Buffer.from('x'), write)],
+  ['headVariant', (s) => s.headVariant('v1/x/y')],
 ];
 
 describe('S3 store when storage fails', () => {
@@ -182,7 +222,7 @@ describe('S3 store when storage fails', () => {
     }
   });
 
-  it.each(calls.slice(1, 3))('%s whose body stalls halfway fails with StorageUnavailableError', async (_name, call) => {
+  it.each(calls.slice(1, 4))('%s whose body stalls halfway fails with StorageUnavailableError', async (_name, call) => {
     const sockets = new Set<Socket>();
     const server = createHttpServer((req, res) => {
       req.resume();

@@ -5,7 +5,7 @@ import { validateKey } from '../request/original-key.js';
 import { originalTooLarge, renderLimits, variantWrite } from '../service.js';
 import type { ImageStore } from '../storage/image-store.js';
 import { renderVariant } from '../transform/pipeline.js';
-import { variantId, type VariantId } from '../transform/variant-key.js';
+import { madeFrom, variantId, type VariantId } from '../transform/variant-key.js';
 import { createWatermarkSource, type WatermarkHead, type WatermarkSource } from '../watermarks.js';
 import type { JobVariant } from './job.js';
 
@@ -127,7 +127,13 @@ export async function checkOriginal(task: OriginalTask, deps: PregenerateDeps, a
         ? undefined
         : variantId(config.variantsPrefix, { key: task.key, etag: etag!, watermarkEtag: marks[i]?.etag }, v.spec),
     );
-    const stored = await Promise.all(ids.map((id) => (id ? store.hasVariant(id.key) : false)));
+    // Stored and made from this very version of the original (and of its watermark).
+    const stored = await Promise.all(
+      ids.map(async (id, i) => {
+        const head = id && (await store.headVariant(id.key));
+        return head !== undefined && madeFrom(head.metadata, { etag: etag!, watermarkEtag: marks[i]?.etag });
+      }),
+    );
     const outcomes = variants.map((variant, i): VariantOutcome | undefined => {
       const mark = checked[i];
       if (mark instanceof ImageServiceError) return { variant, status: 'failed', error: mark };
@@ -188,7 +194,7 @@ export async function renderMissing(pending: PendingOriginal, deps: PregenerateD
       bytesIn = 0;
       // The write goes on while the next variant renders: S3 time hidden behind CPU time.
       writes.push(
-        store.putVariant(id.key, rendered.data, variantWrite(config, pending.key, pending.etag, id, rendered.contentType, rendered.budget)).then(
+        store.putVariant(id.key, rendered.data, variantWrite(config, { key: pending.key, etag: pending.etag, watermarkEtag: pending.marks[i]?.etag }, id, rendered.contentType, rendered.budget)).then(
           () => {
             outcomes[i] = { variant, status: 'done', variantKey: id.key, bytesIn: counted, bytesOut: rendered.data.length };
           },

@@ -58,7 +58,9 @@ class OverloadedError extends ImageServiceError {
 
 function writeResponse(req: IncomingMessage, res: ServerResponse, response: HttpResponse, closing: boolean): void {
   if (res.headersSent || res.destroyed) return;
-  const body = response.body ? Buffer.from(response.body, response.isBase64Encoded ? 'base64' : 'utf8') : EMPTY;
+  // Images come as bytes, whatever their size: no base64 round trip, no 302 past Lambda's limit.
+  // res.end() hands them to the socket, which sends them as the client reads.
+  const body = response.rawBody ?? (response.body ? Buffer.from(response.body, response.isBase64Encoded ? 'base64' : 'utf8') : EMPTY);
   const headers: Record<string, string | number | string[]> = { ...response.headers };
   if (response.cookies?.length) headers['Set-Cookie'] = response.cookies;
   if (req.method !== 'HEAD' && response.statusCode !== 304) headers['Content-Length'] = body.length;
@@ -80,13 +82,20 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const { config } = options;
   const log = options.log ?? createLogger(SERVICES.resize);
   const client = options.store || options.handler ? undefined : createS3Client(config.s3);
+  // Work the service does after a response (FRESHNESS=events: the check after a write), waited for when draining.
+  const background = new Set<Promise<void>>();
+  const afterResponse = (work: Promise<void>) => {
+    const tracked = work.finally(() => background.delete(tracked));
+    background.add(tracked);
+  };
   const handler =
     options.handler ??
     makeResizeHandler({
       config,
-      service: createVariantService(config, options.store ?? createS3Store(config, client), log),
+      service: createVariantService(config, options.store ?? createS3Store(config, client), log, { afterResponse }),
       log,
       metrics: options.metrics,
+      rawBodies: true,
     });
   const admission = createAdmission(options.concurrency, options.queue);
   let draining = false;
@@ -166,7 +175,10 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       void stopListening();
       let timer: NodeJS.Timeout | undefined;
       const inTime = await Promise.race([
-        admission.idle().then(() => true),
+        admission.idle().then(async () => {
+          await Promise.all(background);
+          return true;
+        }),
         new Promise<boolean>((resolve) => {
           timer = setTimeout(() => resolve(false), seconds * 1000);
         }),

@@ -26,6 +26,11 @@ export interface ResizeHandlerDeps {
   readonly originSecrets?: SecretsProvider;
   /** The clock, in milliseconds (tests move it to check expiry). */
   readonly now?: () => number;
+  /**
+   * Answer images as raw bytes, of any size (the engine, which writes them to its socket itself).
+   * Lambda's answers are base64 and at most `maxInlineBytes`; larger ones are a 302 to the stored copy.
+   */
+  readonly rawBodies?: boolean;
 }
 
 export type ResizeHandler = (event: APIGatewayProxyEventV2) => Promise<HttpResponse>;
@@ -71,6 +76,7 @@ export function makeResizeHandler({
     unavailableMessage: 'Access cannot be checked right now; retry shortly.',
   }),
   now = Date.now,
+  rawBodies = false,
 }: ResizeHandlerDeps): ResizeHandler {
   const rules = requestRules(config);
   const checkOrigin = createOriginCheck(originSecrets);
@@ -116,7 +122,8 @@ export function makeResizeHandler({
         cdnMaxAge,
         headers: cors,
         headOnly: method === 'HEAD',
-        maxInlineBytes: config.maxInlineBytes,
+        maxInlineBytes: rawBodies ? Number.POSITIVE_INFINITY : config.maxInlineBytes,
+        rawBodies,
         varyAccept,
         variantUrl: () =>
           service.variantUrl(result.id, lifetime === undefined ? undefined : imageCacheControl(cacheMaxAge, cdnMaxAge)),

@@ -7,6 +7,8 @@ import { budgetHeaders } from '../transform/byte-budget.js';
 export type HttpResponse = APIGatewayProxyStructuredResultV2 & {
   statusCode: number;
   headers: Record<string, string>;
+  /** The image bytes as they are, instead of base64 in `body`: for a server that writes them itself (the engine). */
+  rawBody?: Buffer;
 };
 
 export interface ResponseContext {
@@ -19,6 +21,8 @@ export interface ResponseContext {
   /** A HEAD request: the same headers, no body. */
   readonly headOnly?: boolean;
   readonly maxInlineBytes: number;
+  /** Image bytes go out as `rawBody`, not base64 (the engine). */
+  readonly rawBodies?: boolean;
   /** `fm=auto` was asked for: caches must key on Accept. */
   readonly varyAccept: boolean;
   /** Resolves the stored variant's short-lived URL, for bodies too large to return inline. */
@@ -79,9 +83,11 @@ export async function toHttpResponse(result: VariantResult, context: ResponseCon
     // Too large to return inline and not stored: there is nothing to redirect to.
     throw new StorageUnavailableError(new Error('variant too large to return inline and could not be stored'));
   }
+  const headers = { ...common, 'Content-Type': result.contentType };
+  if (context.rawBodies) return { statusCode: 200, headers, body: '', rawBody: context.headOnly ? undefined : result.body };
   return {
     statusCode: 200,
-    headers: { ...common, 'Content-Type': result.contentType },
+    headers,
     body: context.headOnly ? '' : result.body.toString('base64'),
     isBase64Encoded: !context.headOnly,
   };

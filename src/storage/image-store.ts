@@ -6,6 +6,29 @@
 export interface OriginalHead {
   readonly etag: string;
   readonly size: number;
+  /** When this version was stored (S3: whole seconds; a multipart upload's start). */
+  readonly lastModified?: Date;
+}
+
+/**
+ * A read of an original that has begun: its ETag and size are known from the response headers,
+ * its body may still be arriving. Exactly one of `bytes()` and `abandon()` is called.
+ */
+export interface OriginalRead extends OriginalHead {
+  bytes(): Promise<Buffer>;
+  /** The body is not needed after all (the variant turned out stored): stop it, free the connection. */
+  abandon(): void;
+}
+
+/** `openOriginal` with `ifNoneMatch`: the original still has that ETag (no body was sent). */
+export interface OriginalUnchanged {
+  readonly unchanged: true;
+  readonly etag: string;
+}
+
+/** A stored variant's headers, without its body. */
+export interface VariantHead {
+  readonly metadata?: Readonly<Record<string, string>>;
 }
 
 export interface StoredVariant {
@@ -26,9 +49,15 @@ export interface ImageStore {
   headOriginal(key: string): Promise<OriginalHead | undefined>;
   /** The original's bytes, provided it still has this ETag; `undefined` when gone or replaced. */
   getOriginal(key: string, etag: string): Promise<Buffer | undefined>;
+  /**
+   * Starts reading the original and resolves once its headers are in, before the body: the
+   * caller decides from the ETag whether it needs the body at all. With `ifNoneMatch` (an ETag
+   * whose bytes the caller holds), an unchanged original answers without a body.
+   */
+  openOriginal(key: string, ifNoneMatch?: string): Promise<OriginalRead | OriginalUnchanged | undefined>;
   getVariant(key: string): Promise<StoredVariant | undefined>;
-  /** Whether a variant is stored, without reading it (the batch worker's skip check). */
-  hasVariant(key: string): Promise<boolean>;
+  /** A stored variant's metadata without its body (the batch worker's skip check). */
+  headVariant(key: string): Promise<VariantHead | undefined>;
   putVariant(key: string, body: Buffer, write: VariantWrite): Promise<void>;
   /** Stored variants under a prefix of the variants bucket, a page at a time (`syncVariants`). */
   listVariants(prefix: string): AsyncIterable<ListedObject>;
@@ -46,6 +75,7 @@ export interface ListedObject {
   readonly key: string;
   readonly etag: string;
   readonly size: number;
+  readonly lastModified?: Date;
 }
 
 /**

@@ -1,41 +1,84 @@
-import type { ImageStore } from './image-store.js';
+import type { ImageStore, OriginalRead } from './image-store.js';
 
 /**
  * Keeps the most recently read originals in memory, by key and ETag, up to a byte budget. A page
  * asks for several sizes and formats of one image, and a warm instance (or the batch worker)
  * renders them one after another: only the first pays for the download. Entries are exact
- * (key + ETag), so a replaced original is never rendered from memory.
+ * (key + ETag), so a replaced original is never rendered from memory: `openOriginal` asks S3
+ * whether the ETag held is still current (a conditional GET: one round trip, no body when it is).
  */
 export function withOriginalCache(store: ImageStore, maxBytes: number): ImageStore {
   if (maxBytes <= 0) return store;
   const entries = new Map<string, Buffer>();
+  // The ETag held last for each key: what a conditional read offers S3.
+  const held = new Map<string, string>();
   let bytes = 0;
+  const idOf = (key: string, etag: string) => `${etag}\n${key}`;
 
-  function remember(id: string, body: Buffer) {
+  function remember(key: string, etag: string, body: Buffer) {
     if (body.length > maxBytes) return;
+    const id = idOf(key, etag);
+    if (entries.has(id)) return;
     entries.set(id, body);
+    held.set(key, etag);
     bytes += body.length;
     // Map iteration order is insertion order: the first entries are the least recently used.
     for (const [oldest, buffer] of entries) {
       if (bytes <= maxBytes) break;
       entries.delete(oldest);
       bytes -= buffer.length;
+      const oldKey = oldest.slice(oldest.indexOf('\n') + 1);
+      if (held.get(oldKey) === oldest.slice(0, oldest.indexOf('\n'))) held.delete(oldKey);
     }
   }
+
+  function recall(key: string, etag: string): Buffer | undefined {
+    const id = idOf(key, etag);
+    const cached = entries.get(id);
+    if (cached) {
+      entries.delete(id);
+      entries.set(id, cached);
+    }
+    return cached;
+  }
+
+  const fromMemory = (etag: string, body: Buffer): OriginalRead => ({
+    etag,
+    size: body.length,
+    bytes: () => Promise.resolve(body),
+    abandon: () => undefined,
+  });
 
   return {
     ...store,
     async getOriginal(key, etag) {
-      const id = `${etag}\n${key}`;
-      const cached = entries.get(id);
-      if (cached) {
-        entries.delete(id);
-        entries.set(id, cached);
-        return cached;
-      }
+      const cached = recall(key, etag);
+      if (cached) return cached;
       const body = await store.getOriginal(key, etag);
-      if (body) remember(id, body);
+      if (body) remember(key, etag, body);
       return body;
+    },
+    async openOriginal(key, ifNoneMatch) {
+      const offered = ifNoneMatch ?? held.get(key);
+      const opened = await store.openOriginal(key, offered);
+      if (!opened) {
+        held.delete(key);
+        return undefined;
+      }
+      if ('unchanged' in opened) {
+        const cached = recall(key, opened.etag);
+        if (cached) return fromMemory(opened.etag, cached);
+        // Offered by the caller: the caller has the bytes. Dropped from here in the meantime: read it whole.
+        return ifNoneMatch === undefined ? store.openOriginal(key) : opened;
+      }
+      return {
+        ...opened,
+        bytes: async () => {
+          const body = await opened.bytes();
+          remember(key, opened.etag, body);
+          return body;
+        },
+      };
     },
   };
 }

@@ -14,7 +14,7 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { S3Settings } from '../config.js';
 import { StorageUnavailableError } from '../errors.js';
-import type { ImageStore, ListedObject, ObjectStore, OriginalHead, StoredVariant, VariantWrite } from './image-store.js';
+import type { ImageStore, ListedObject, ObjectStore, OriginalHead, OriginalRead, OriginalUnchanged, StoredVariant, VariantHead, VariantWrite } from './image-store.js';
 
 /** The only module that imports the AWS SDK. */
 
@@ -69,6 +69,25 @@ async function attempt<T>(call: () => Promise<T>, options: { preconditionIsMissi
   }
 }
 
+/**
+ * A body this small is read to its end and dropped when abandoned: that keeps the keep-alive
+ * connection for the next request. A larger one is cut off (the socket is closed) rather than
+ * downloaded for nothing.
+ */
+const DRAIN_ON_ABANDON_BYTES = 256 * 1024;
+
+function abandonBody(body: unknown, length: number | undefined): void {
+  const stream = body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
+  if (!stream) return;
+  if (length !== undefined && length <= DRAIN_ON_ABANDON_BYTES && typeof stream[Symbol.asyncIterator] === 'function') {
+    void (async () => {
+      for await (const _ of stream);
+    })().catch(() => undefined);
+    return;
+  }
+  stream.destroy?.();
+}
+
 function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
@@ -100,7 +119,37 @@ export function createS3Store(options: S3StoreOptions, client: S3Client = create
     async headOriginal(key: string): Promise<OriginalHead | undefined> {
       const head = await attempt(() => client.send(new HeadObjectCommand({ Bucket: originalsBucket, Key: key })));
       if (!head) return undefined;
-      return { etag: head.ETag ?? '', size: head.ContentLength ?? 0 };
+      return { etag: head.ETag ?? '', size: head.ContentLength ?? 0, lastModified: head.LastModified };
+    },
+
+    async openOriginal(key: string, ifNoneMatch?: string): Promise<OriginalRead | OriginalUnchanged | undefined> {
+      try {
+        const object = await client.send(new GetObjectCommand({ Bucket: originalsBucket, Key: key, IfNoneMatch: ifNoneMatch }));
+        const length = object.ContentLength;
+        let settled = false;
+        return {
+          etag: object.ETag ?? '',
+          size: length ?? 0,
+          lastModified: object.LastModified,
+          async bytes() {
+            settled = true;
+            try {
+              return await readBody(object.Body, length);
+            } catch (error) {
+              throw new StorageUnavailableError(error);
+            }
+          },
+          abandon() {
+            if (settled) return;
+            settled = true;
+            abandonBody(object.Body, length);
+          },
+        };
+      } catch (error) {
+        if (ifNoneMatch !== undefined && statusOf(error) === 304) return { unchanged: true, etag: ifNoneMatch };
+        if (isNotFound(error)) return undefined;
+        throw new StorageUnavailableError(error);
+      }
     },
 
     async getOriginal(key: string, etag: string): Promise<Buffer | undefined> {
@@ -130,9 +179,9 @@ export function createS3Store(options: S3StoreOptions, client: S3Client = create
       });
     },
 
-    async hasVariant(key: string): Promise<boolean> {
+    async headVariant(key: string): Promise<VariantHead | undefined> {
       const head = await attempt(() => client.send(new HeadObjectCommand({ Bucket: variantsBucket, Key: key })));
-      return head !== undefined;
+      return head && { metadata: head.Metadata };
     },
 
     async putVariant(key: string, body: Buffer, write: VariantWrite): Promise<void> {
@@ -195,7 +244,7 @@ async function* listPages(client: S3Client, bucket: string, prefix: string, star
     );
     if (!page) throw new StorageUnavailableError(new Error(`bucket ${bucket} disappeared during the listing`));
     for (const object of page.Contents ?? []) {
-      if (object.Key !== undefined) yield { key: object.Key, etag: object.ETag ?? '', size: object.Size ?? 0 };
+      if (object.Key !== undefined) yield { key: object.Key, etag: object.ETag ?? '', size: object.Size ?? 0, lastModified: object.LastModified };
     }
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);

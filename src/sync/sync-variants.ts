@@ -7,14 +7,14 @@ import type { ServiceLogger } from '../observability/logger.js';
 import type { ServiceMetrics } from '../observability/metrics.js';
 import { validateKey } from '../request/original-key.js';
 import type { ImageStore, OriginalHead } from '../storage/image-store.js';
-import { etagFolder, FORMER_RENDER_VERSIONS, originalVariantsPrefix, RENDER_VERSION } from '../transform/variant-key.js';
+import { FORMER_RENDER_VERSIONS, madeFrom, originalVariantsPrefix, RENDER_VERSION, supersedesOther } from '../transform/variant-key.js';
 import { parseS3Event, type ObjectChange } from './s3-events.js';
 
 /**
  * `syncVariants`: variants follow their originals. For each original an event names, its
  * current state is read from the bucket (a HEAD), never taken from the event, so duplicate,
  * late and out-of-order events all end in the same place: variants made from any other version
- * of the original (or of a removed one: all of them) are deleted after one listing of that
+ * of the original (or of a removed one: all of them) are deleted, found by one listing of that
  * original's folder, once the CDN has forgotten its URLs; optionally the eager presets are rendered.
  * Nothing here ever writes or deletes an original.
  */
@@ -85,18 +85,35 @@ function targetsOf(changes: readonly ObjectChange[], config: Config, ignored: st
   return [...targets.values()];
 }
 
-/** Stored variants not made from `head` (all of them when the original is gone). */
-async function staleVariants(config: Config, store: ImageStore, key: string, head: OriginalHead | undefined): Promise<string[]> {
+/**
+ * Stored variants not made from `head` (all of them when the original is gone), after one listing
+ * of the original's folder. A variant stored in an earlier second than the current version (S3
+ * times are whole seconds) was made from an older one: deleted without reading it. Only those
+ * stored later are asked what they were made from (a HEAD each): current renders, one that read
+ * the older version just before the upload, or any of them when a multipart upload (whose time is
+ * its start) took a while.
+ */
+async function staleVariants(config: Config, store: ImageStore, key: string, head: OriginalHead | undefined): Promise<{ stale: string[]; superseded: boolean }> {
   const stale: string[] = [];
-  const current = head && etagFolder(head.etag);
+  const toCheck: string[] = [];
   for (const version of [RENDER_VERSION, ...FORMER_RENDER_VERSIONS]) {
-    const folder = originalVariantsPrefix(config.variantsPrefix, key, version);
-    for await (const variant of store.listVariants(folder)) {
-      const made = variant.key.slice(folder.length).split('/')[0];
-      if (version !== RENDER_VERSION || made !== current) stale.push(variant.key);
+    for await (const variant of store.listVariants(originalVariantsPrefix(config.variantsPrefix, key, version))) {
+      const older = head?.lastModified && variant.lastModified && variant.lastModified.getTime() < head.lastModified.getTime();
+      if (!head || version !== RENDER_VERSION || older) stale.push(variant.key);
+      else toCheck.push(variant.key);
     }
   }
-  return stale;
+  let superseded = false;
+  const checked = await Promise.all(
+    toCheck.map(async (variantKey) => {
+      const variant = await store.headVariant(variantKey);
+      if (!variant) return undefined;
+      if (!madeFrom(variant.metadata, { etag: head!.etag })) return variantKey;
+      superseded ||= supersedesOther(variant.metadata);
+      return undefined;
+    }),
+  );
+  return { stale: [...stale, ...checked.filter((k): k is string => k !== undefined)], superseded };
 }
 
 async function renderEager(target: Target, head: OriginalHead, deps: SyncDeps): Promise<VariantOutcome[]> {
@@ -114,7 +131,7 @@ export async function syncVariants(event: unknown, deps: SyncDeps): Promise<Sync
   const states = await Promise.all(
     targets.map(async (target) => {
       const head = await store.headOriginal(target.key);
-      return { target, head, stale: await staleVariants(config, store, target.key, head) };
+      return { target, head, ...(await staleVariants(config, store, target.key, head)) };
     }),
   );
   const stale = states.flatMap((s) => s.stale);
@@ -142,7 +159,9 @@ export async function syncVariants(event: unknown, deps: SyncDeps): Promise<Sync
   // first, the deletes after: if the invalidation fails, the stale variants are still there when
   // Lambda retries the event, so the retry invalidates again instead of finding nothing to do.
   // Meanwhile the origin already answers from the current version.
-  const invalidated = states.filter((s) => s.stale.length > 0).map((s) => s.target.urlKey);
+  // A request may already have overwritten a stale variant with a current one (it says so): the
+  // edge can still hold the old one.
+  const invalidated = states.filter((s) => s.stale.length > 0 || s.superseded).map((s) => s.target.urlKey);
   if (invalidated.length > 0 && deps.invalidate) await deps.invalidate(invalidated);
   if (stale.length > 0) await store.deleteVariants(stale);
 

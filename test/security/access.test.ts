@@ -158,7 +158,7 @@ describe('safe to expose', () => {
         });
         expectError(response, 403, code);
         expect(written).toEqual([]);
-        expect(calls.calls).toEqual({ headOriginal: 0, getOriginal: 0, getVariant: 0, hasVariant: 0, putVariant: 0, variantUrl: 0, listVariants: 0, deleteVariants: 0 });
+        expect(calls.calls).toEqual({ headOriginal: 0, getOriginal: 0, openOriginal: 0, getVariant: 0, headVariant: 0, putVariant: 0, variantUrl: 0, listVariants: 0, deleteVariants: 0 });
       });
 
       it('serves the untouched URL', async () => {

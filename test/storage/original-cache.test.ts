@@ -58,4 +58,29 @@ describe('withOriginalCache', () => {
     expect(downloads).toEqual(['big', 'big', 'gone', 'gone']);
     expect(withOriginalCache(store, 0)).toBe(store);
   });
+
+  it('opens an original it holds with a conditional read: the bytes from memory while S3 says unchanged', async () => {
+    const objects: Record<string, { etag: string; body: Buffer }> = { a: { etag: '"1"', body: Buffer.from('first') } };
+    const offered: (string | undefined)[] = [];
+    const store = {
+      async openOriginal(key: string, ifNoneMatch?: string) {
+        offered.push(ifNoneMatch);
+        const object = objects[key];
+        if (!object) return undefined;
+        if (ifNoneMatch === object.etag) return { unchanged: true, etag: object.etag };
+        return { etag: object.etag, size: object.body.length, bytes: async () => object.body, abandon: () => undefined };
+      },
+    } as unknown as ImageStore;
+    const cached = withOriginalCache(store, 100);
+    const read = async () => {
+      const opened = await cached.openOriginal('a');
+      if (!opened || 'unchanged' in opened) throw new Error('expected a read');
+      return { etag: opened.etag, body: (await opened.bytes()).toString() };
+    };
+    expect(await read()).toEqual({ etag: '"1"', body: 'first' });
+    expect(await read()).toEqual({ etag: '"1"', body: 'first' });
+    objects.a = { etag: '"2"', body: Buffer.from('second') };
+    expect(await read()).toEqual({ etag: '"2"', body: 'second' });
+    expect(offered).toEqual([undefined, '"1"', '"1"']);
+  });
 });

@@ -49,7 +49,7 @@ export function recordingLog(): RecordingLog {
 export type CallCounts = Record<keyof ImageStore, number>;
 
 export function countingStore(store: ImageStore): { store: ImageStore; calls: CallCounts; reset(): void } {
-  const calls: CallCounts = { headOriginal: 0, getOriginal: 0, getVariant: 0, hasVariant: 0, putVariant: 0, variantUrl: 0, listVariants: 0, deleteVariants: 0 };
+  const calls: CallCounts = { headOriginal: 0, getOriginal: 0, openOriginal: 0, getVariant: 0, headVariant: 0, putVariant: 0, variantUrl: 0, listVariants: 0, deleteVariants: 0 };
   const counted = {} as Record<keyof ImageStore, unknown>;
   for (const name of Object.keys(calls) as (keyof ImageStore)[]) {
     counted[name] = (...args: unknown[]) => {

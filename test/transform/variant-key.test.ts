@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { queryEntries } from '../../src/request/parse-request.js';
 import { parseOperations } from '../../src/transform/operations.js';
 import { buildSpec, canonicalString, type TransformSpec } from '../../src/transform/spec.js';
-import { etagFolder, originalVariantsPrefix, RENDER_VERSION, variantId } from '../../src/transform/variant-key.js';
+import { madeFrom, originalVariantsPrefix, RENDER_VERSION, sourceMetadata, variantId, variantKey } from '../../src/transform/variant-key.js';
 
 const specOf = (query: string): TransformSpec =>
   buildSpec(parseOperations(queryEntries(query)), { defaultQuality: 80, maxOutputPixels: 8192 * 8192 }).spec;
@@ -15,11 +15,11 @@ describe('variantId', () => {
     expect(variantId('variants/', original, spec)).toEqual(variantId('variants/', { ...original }, specOf('fm=webp&w=800')));
   });
 
-  it('lays the key out as prefix/version/original-hash/etag-hash/variant-hash with a strong ETag', () => {
+  it('lays the key out as prefix/version/original-hash/variant-hash with a strong ETag', () => {
     const id = variantId('variants/', original, spec);
-    expect(id.key).toMatch(new RegExp(`^variants/${RENDER_VERSION}/[0-9a-f]{32}/[0-9a-f]{16}/[0-9a-f]{40}$`));
+    expect(id.key).toMatch(new RegExp(`^variants/${RENDER_VERSION}/[0-9a-f]{32}/[0-9a-f]{40}$`));
+    expect(id.key).toBe(variantKey('variants/', original.key, spec));
     expect(id.etag).toMatch(/^"[0-9a-f]{40}"$/);
-    expect(id.etag).toBe(`"${id.key.split('/').pop()}"`);
     expect(id.spec).toBe('w=800&fm=webp');
     expect(id.spec).toBe(canonicalString(spec));
   });
@@ -28,15 +28,18 @@ describe('variantId', () => {
     expect(variantId(prefix, original, spec).key.startsWith(`${prefix}${RENDER_VERSION}/`)).toBe(true);
   });
 
-  it('changes with the ETag, so a replaced original never serves an old variant', () => {
+  it('keeps the key but changes the ETag with the original\'s version, which the metadata records', () => {
     const before = variantId('v/', original, spec);
-    const after = variantId('v/', { ...original, etag: '"0000000000000000000000000000000a"' }, spec);
-    expect(after.key).not.toBe(before.key);
+    const replaced = { ...original, etag: '"0000000000000000000000000000000a"' };
+    const after = variantId('v/', replaced, spec);
+    // The key is known before the original is asked anything: lookup and read start together.
+    expect(after.key).toBe(before.key);
     expect(after.etag).not.toBe(before.etag);
-    // Both variants of one original stay under one folder; each version of it has its own below.
-    expect(after.key.split('/').slice(0, -2)).toEqual(before.key.split('/').slice(0, -2));
-    expect(before.key.startsWith(originalVariantsPrefix('v/', original.key) + etagFolder(original.etag) + '/')).toBe(true);
-    expect(after.key.split('/').at(-2)).not.toBe(before.key.split('/').at(-2));
+    expect(before.key.startsWith(originalVariantsPrefix('v/', original.key))).toBe(true);
+    expect(madeFrom(sourceMetadata(original), original)).toBe(true);
+    expect(madeFrom(sourceMetadata(original), replaced)).toBe(false);
+    // Events mode checks only the watermark.
+    expect(madeFrom(sourceMetadata(original), {})).toBe(true);
   });
 
   it.each([
@@ -57,13 +60,14 @@ describe('variantId', () => {
 
   it('reads an ETag with or without quotes (HEAD responses vs event notifications) as the same version', () => {
     expect(variantId('v/', { ...original, etag: original.etag.slice(1, -1) }, spec)).toEqual(variantId('v/', original, spec));
-    expect(etagFolder('abc')).toBe(etagFolder('"abc"'));
+    expect(madeFrom(sourceMetadata({ ...original, etag: original.etag.slice(1, -1) }), original)).toBe(true);
   });
 
   it('does not let key and ETag run into each other', () => {
     const a = variantId('v/', { key: 'a', etag: 'bc' }, spec);
     const b = variantId('v/', { key: 'ab', etag: 'c' }, spec);
     expect(a.key).not.toBe(b.key);
+    expect(a.etag).not.toBe(b.etag);
   });
 
   it.each([
@@ -72,7 +76,7 @@ describe('variantId', () => {
     ['slashes, spaces and percent signs', `${'a b/%20/'.repeat(120)}x.png`],
   ])('stays short and S3-safe for a key of %s', (_name, key) => {
     const id = variantId('variants/', { key, etag: original.etag }, specOf('w=8192&h=8192&fit=contain&pos=left+bottom&fm=webp&q=1&bg=ffffff80&blur=100&sharpen=10&gray&rot=270&flip&flop&enlarge'));
-    expect(id.key.length).toBe('variants/'.length + RENDER_VERSION.length + 1 + 32 + 1 + 16 + 1 + 40);
+    expect(id.key.length).toBe('variants/'.length + RENDER_VERSION.length + 1 + 32 + 1 + 40);
     expect(id.key).toMatch(/^[a-z0-9_/]+$/);
   });
 
