@@ -1,7 +1,7 @@
 import type { Config } from './config.js';
 import { OriginalNotFoundError, ProcessingTimeoutError, StorageUnavailableError, TooLargeError } from './errors.js';
 import { imageCacheControl } from './http/cache-control.js';
-import type { ImageStore, OriginalRead, StoredVariant, VariantWrite } from './storage/image-store.js';
+import type { ImageStore, OriginalHead, OriginalRead, StoredVariant, VariantWrite } from './storage/image-store.js';
 import { withOriginalCache } from './storage/original-cache.js';
 import { budgetFromMetadata, budgetMetadata, type BudgetOutcome } from './transform/byte-budget.js';
 import { renderVariant, type RenderLimits } from './transform/pipeline.js';
@@ -169,11 +169,15 @@ export function createVariantService(config: Config, backingStore: ImageStore, l
   /**
    * With FRESHNESS=events a hit does not check the original, so a variant rendered from a version
    * that was replaced (and its variants deleted by syncVariants) while the render ran must not
-   * stay: once it is written, the original is asked again and the write undone if it changed.
+   * stay: the original is asked again and the write undone if it changed. `current` is that
+   * question's answer, asked after the write where the engine can (off the response's path), and
+   * alongside it in Lambda, which must answer before it can do anything else: a miss then still
+   * waits on two round trips; what that leaves open is a replacement and syncVariants' whole run
+   * (S3's event delivery included) both fitting inside the one PUT's duration.
    */
-  async function undoIfReplaced(originalKey: string, etag: string, variantKey: string): Promise<void> {
+  async function undoIfReplaced(current: Promise<OriginalHead | undefined>, etag: string, variantKey: string): Promise<void> {
     try {
-      const head = await store.headOriginal(originalKey);
+      const head = await current;
       if (head && normalizeEtag(head.etag) === normalizeEtag(etag)) return;
       known.delete(variantKey);
       await store.deleteVariants([variantKey]);
@@ -214,6 +218,8 @@ export function createVariantService(config: Config, backingStore: ImageStore, l
     }
     start = performance.now();
     let stored = true;
+    const alongside = events && !options.afterResponse ? store.headOriginal(source.key) : undefined;
+    alongside?.catch(() => undefined);
     try {
       await store.putVariant(id.key, rendered.data, variantWrite(config, source, id, rendered.contentType, rendered.budget, supersedes));
       remember(id.key);
@@ -222,12 +228,9 @@ export function createVariantService(config: Config, backingStore: ImageStore, l
       stored = false;
       log.warn('variant write failed', { variantKey: id.key, error });
     }
+    if (stored && alongside) await undoIfReplaced(alongside, source.etag, id.key);
     timings.s3Write = since(start);
-    if (stored && events) {
-      const check = undoIfReplaced(source.key, source.etag, id.key);
-      if (options.afterResponse) options.afterResponse(check);
-      else await check;
-    }
+    if (stored && events && options.afterResponse) options.afterResponse(undoIfReplaced(store.headOriginal(source.key), source.etag, id.key));
     return { ...result, stored };
   }
 

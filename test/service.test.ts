@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeImage, photoLikeJpeg } from '../scripts/samples.js';
 import { ConfigError, loadConfig } from '../src/config.js';
+import { createVariantService } from '../src/service.js';
 import { queryEntries } from '../src/request/parse-request.js';
 import type { ImageStore } from '../src/storage/image-store.js';
 import { parseOperations } from '../src/transform/operations.js';
@@ -88,10 +89,11 @@ describe('variant service against a local S3', () => {
       env: { FRESHNESS: 'events' },
       wrapStore: (store): ImageStore => ({
         ...store,
-        async putVariant(k, body, write) {
-          // The upload lands (and syncVariants has found nothing to delete) while this render ran.
-          await stack.seed(key, replacement);
-          await store.putVariant(k, body, write);
+        async openOriginal(k, ifNoneMatch) {
+          const opened = await store.openOriginal(k, ifNoneMatch);
+          if (!opened || 'unchanged' in opened) return opened;
+          // The upload lands (and syncVariants finds nothing to delete) once this render has the old bytes.
+          return { ...opened, bytes: async () => (await Promise.all([opened.bytes(), stack.seed(key, replacement)]))[0] };
         },
       }),
     });
@@ -105,6 +107,27 @@ describe('variant service against a local S3', () => {
     if (fresh.kind === 'not-modified') throw new Error('unexpected 304');
     expect(fresh.kind).toBe('miss');
     expect(await describeImage(fresh.body)).toMatchObject({ width: 100, height: 100 });
+  });
+
+  it('with FRESHNESS=events in the engine, checks after the write and off the response\'s path, even a replacement during the write', async () => {
+    const key = uniqueKey('photos/events-engine-race.jpg');
+    await stack.seed(key, photo);
+    const replacement = await photoLikeJpeg(800, 800, { seed: 9 });
+    const app = stack.app({ env: { FRESHNESS: 'events' } });
+    const store: ImageStore = {
+      ...app.store,
+      async putVariant(k, body, write) {
+        await app.store.putVariant(k, body, write);
+        await stack.seed(key, replacement);
+      },
+    };
+    const later: Promise<void>[] = [];
+    const service = createVariantService(app.config, store, app.log, { afterResponse: (work) => later.push(work) });
+    const raced = await service.getVariant({ key, spec: spec('w=100') });
+    expect(raced.kind).toBe('miss');
+    expect(later).toHaveLength(1);
+    await Promise.all(later);
+    expect((await stack.listing()).map((v) => v.key)).not.toContain(raced.id.key);
   });
 
   it('by default (FRESHNESS=strict) checks the original on every hit, in the lookup\'s round trip', async () => {
