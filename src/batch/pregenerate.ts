@@ -5,7 +5,7 @@ import { validateKey } from '../request/original-key.js';
 import { originalTooLarge, renderLimits, variantWrite } from '../service.js';
 import type { ImageStore } from '../storage/image-store.js';
 import { renderVariant } from '../transform/pipeline.js';
-import { madeFrom, variantId, type VariantId } from '../transform/variant-key.js';
+import { madeFrom, normalizeEtag, variantId, type VariantId } from '../transform/variant-key.js';
 import { createWatermarkSource, type WatermarkHead, type WatermarkSource } from '../watermarks.js';
 import type { JobVariant } from './job.js';
 
@@ -210,7 +210,33 @@ export async function renderMissing(pending: PendingOriginal, deps: PregenerateD
     }
   }
   await Promise.all(writes);
+  if (config.freshness === 'events') {
+    const undone = await undoIfReplaced(pending, outcomes, deps);
+    if (undone) return undone;
+  }
   return outcomes as VariantOutcome[];
+}
+
+/**
+ * FRESHNESS=events serves hits without checking the original, trusting syncVariants to delete a
+ * replaced original's variants: variants made from a version replaced while they rendered (after
+ * syncVariants had looked) must not stay. Asked once per original, after its writes; what was
+ * written from the old version is deleted, and the new version is rendered instead (once).
+ */
+async function undoIfReplaced(pending: PendingOriginal, outcomes: (VariantOutcome | undefined)[], deps: PregenerateDeps): Promise<VariantOutcome[] | undefined> {
+  const written = outcomes.flatMap((o) => (o?.status === 'done' && o.variantKey ? [o.variantKey] : []));
+  if (written.length === 0) return undefined;
+  try {
+    const current = await deps.store.headOriginal(pending.key);
+    if (current && normalizeEtag(current.etag) === normalizeEtag(pending.etag)) return undefined;
+    await deps.store.deleteVariants(written);
+    if (pending.attempt > 0 || !current) throw new OriginalNotFoundError(pending.relativeKey);
+    const again = await checkOriginal({ key: pending.key }, deps, pending.attempt + 1);
+    return 'pending' in again ? renderMissing(again.pending, deps) : again.outcomes;
+  } catch (error) {
+    const failure = toServiceError(error);
+    return outcomes.map((o, i) => (o?.status === 'done' ? { ...o, status: 'failed' as const, error: failure, bytesIn: undefined, bytesOut: undefined } : (o ?? { variant: deps.variants[i]!, status: 'failed' as const, error: failure })));
+  }
 }
 
 class OriginalOutsidePrefixError extends InvalidRequestError {
