@@ -6,9 +6,10 @@ import { parseArgs, promisify } from 'node:util';
 import { build } from 'esbuild';
 
 /**
- * `npm run build:batch [-- --arch x64|arm64]` lays out dist/batch/, everything the batch worker's
- * container image holds: the worker bundled as one CommonJS file (the S3 client inside, as for the
- * Lambda bundle) and a node_modules/ with only sharp and what sharp needs at run time on
+ * `npm run build:batch [-- --arch x64|arm64]` lays out dist/batch/, everything the container image
+ * holds: its two commands, each bundled as one CommonJS file (the S3 client inside, as for the
+ * Lambda bundle) — worker.cjs, the batch worker (the image's default), and serve.cjs, the engine
+ * (docs/engine.md) — and a node_modules/ with only sharp and what sharp needs at run time on
  * linux-<arch> (glibc: the image is Debian). sharp is never bundled: it loads native binaries
  * that npm installs per platform.
  */
@@ -120,11 +121,16 @@ async function sharpSource(target: Target): Promise<{ nodeModules: string; clean
   return { nodeModules: join(dir, 'node_modules'), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-async function bundleWorker(outfile: string): Promise<void> {
-  // The same settings as the Lambda bundle (serverless.yml, custom.esbuild).
+/** The image's commands: file in /app → entry point. */
+const COMMANDS = { worker: 'src/batch/main.ts', serve: 'src/engine/main.ts' } as const;
+
+async function bundleCommands(outdir: string): Promise<void> {
+  // The same settings as the Lambda bundle (serverless.yml, custom.esbuild). One bundle per
+  // command, nothing shared between them (no splitting): each file runs alone.
   await build({
-    entryPoints: [join(ROOT, 'src/batch/main.ts')],
-    outfile,
+    entryPoints: Object.fromEntries(Object.entries(COMMANDS).map(([name, source]) => [name, join(ROOT, source)])),
+    outdir,
+    outExtension: { '.js': '.cjs' },
     bundle: true,
     minify: true,
     sourcemap: false,
@@ -143,7 +149,7 @@ async function main(): Promise<void> {
 
   rmSync(OUT, { recursive: true, force: true });
   mkdirSync(OUT, { recursive: true });
-  await bundleWorker(join(OUT, 'worker.cjs'));
+  await bundleCommands(OUT);
   writeFileSync(join(OUT, 'package.json'), `${JSON.stringify({ name: 'image-resizer-batch', private: true, type: 'commonjs' }, null, 2)}\n`);
 
   const source = await sharpSource(target);
@@ -160,7 +166,8 @@ async function main(): Promise<void> {
         filter: (path) => !relative(from, path).split(sep).includes('node_modules'),
       });
     }
-    console.log(`dist/batch/ for linux-${target.cpu}: worker.cjs (${Math.round(statSync(join(OUT, 'worker.cjs')).size / 1024)} KiB), node_modules/ ${packages.join(' ')}`);
+    const bundles = Object.keys(COMMANDS).map((name) => `${name}.cjs (${Math.round(statSync(join(OUT, `${name}.cjs`)).size / 1024)} KiB)`);
+    console.log(`dist/batch/ for linux-${target.cpu}: ${bundles.join(', ')}, node_modules/ ${packages.join(' ')}`);
   } finally {
     source.cleanup();
   }

@@ -175,3 +175,23 @@ export function referencedIds(value: Cfn, found: Set<string> = new Set()): Set<s
   }
   return found;
 }
+
+/** `action resource` lines of grants, one per action and resource, to compare as sets. */
+export const grantPairs = (grants: readonly Grant[]): string[] => grants.flatMap((g) => g.actions.flatMap((a) => g.resources.map((r) => `${a} ${r}`)));
+
+/** What `got` lacks of `want` and holds beyond it, as `missing …` / `unexpected …` lines. */
+export function setDifference(want: readonly string[], got: readonly string[]): string[] {
+  const missing = want.filter((w) => !got.includes(w));
+  const extra = got.filter((g) => !want.includes(g));
+  return [...missing.map((m) => `missing ${m}`), ...extra.map((e) => `unexpected ${e}`)];
+}
+
+/** The logical id a value names with `Ref` or `Fn::GetAtt`, if it is only that. */
+export function refId(value: Cfn): string | undefined {
+  if (!isObject(value)) return undefined;
+  if (typeof value.Ref === 'string') return value.Ref;
+  const getAtt = value['Fn::GetAtt'];
+  if (Array.isArray(getAtt)) return String(getAtt[0]);
+  if (typeof getAtt === 'string') return getAtt.split('.')[0];
+  return undefined;
+}

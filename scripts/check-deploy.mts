@@ -1,15 +1,17 @@
 import { spawn, execFile } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { checkTemplate, type Architecture, type CheckOptions } from './deploy-checks.js';
 
 /**
- * `npm run check:deploy [-- --existing-bucket <name>] [--arch arm64] [--no-cdn] [--out <dir>]`:
+ * `npm run check:deploy [-- --existing-bucket <name>] [--arch arm64] [--no-cdn] [--engine] [--out <dir>]`:
  * packages a stage (prod unless --stage) as `npx sls deploy` would, without AWS credentials or
- * network calls to AWS, and checks the template and the zip (scripts/deploy-checks.ts). Prints one
- * PASS/FAIL line per check; exits 1 on any failure, 2 when packaging itself fails.
+ * network calls to AWS, and checks the template and the zip (scripts/deploy-checks.ts,
+ * scripts/engine-checks.ts). Prints one PASS/FAIL line per check; exits 1 on any failure, 2 when
+ * packaging itself fails.
  */
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -18,8 +20,20 @@ const run = promisify(execFile);
 // serverless-esbuild runs `npm ci` against the registry and hangs without one.
 const PACKAGE_TIMEOUT_MS = 240_000;
 const ELF_MACHINES: Record<number, string> = { 0x3e: 'x86-64', 0xb7: 'aarch64' };
+const { cloudfrontOriginPrefixList } = createRequire(import.meta.url)('./serverless-variables.cjs') as {
+  cloudfrontOriginPrefixList(region: string, param?: string): string | undefined;
+};
+/**
+ * With --engine, the network the engine's params name unless the environment names one
+ * (ENGINE_VPC, …): packaging only checks their shape, and nothing here reaches AWS.
+ */
+const ENGINE_NETWORK_PLACEHOLDERS: Record<string, [param: string, value: string]> = {
+  ENGINE_VPC: ['engineVpc', 'vpc-0123456789abcdef0'],
+  ENGINE_SUBNETS: ['engineSubnets', 'subnet-0123456789abcdef0,subnet-0fedcba9876543210'],
+  ENGINE_LOAD_BALANCER_SUBNETS: ['engineLoadBalancerSubnets', 'subnet-0aaaaaaaaaaaaaaa1,subnet-0bbbbbbbbbbbbbbb2'],
+};
 
-const usage = 'usage: npm run check:deploy -- [--stage prod] [--existing-bucket <name>] [--arch x86_64|arm64] [--no-cdn] [--out <dir>]';
+const usage = 'usage: npm run check:deploy -- [--stage prod] [--existing-bucket <name>] [--arch x86_64|arm64] [--no-cdn] [--engine] [--out <dir>]';
 
 function options() {
   try {
@@ -29,6 +43,7 @@ function options() {
         'existing-bucket': { type: 'string' },
         arch: { type: 'string', default: 'x86_64' },
         'no-cdn': { type: 'boolean', default: false },
+        engine: { type: 'boolean', default: false },
         out: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
@@ -127,8 +142,16 @@ async function main(): Promise<number> {
   };
   for (const name of ['AWS_PROFILE', 'AWS_SESSION_TOKEN', 'EXISTING_ORIGINALS_BUCKET']) delete env[name];
   if (opts['existing-bucket']) env.EXISTING_ORIGINALS_BUCKET = opts['existing-bucket'];
-  const args = ['package', '--stage', opts.stage, '--package', out, `--param=cdn=${cdn}`, `--param=architecture=${opts.arch}`];
-  const described = [`stage ${opts.stage}`, opts['existing-bucket'] ? `existing bucket ${opts['existing-bucket']}` : 'new buckets', opts.arch, cdn ? 'CDN' : 'no CDN'];
+  const args = ['package', '--stage', opts.stage, '--package', out, `--param=cdn=${cdn}`, `--param=architecture=${opts.arch}`, `--param=engine=${opts.engine}`];
+  const placeholders = opts.engine ? Object.entries(ENGINE_NETWORK_PLACEHOLDERS).filter(([name]) => !env[name]) : [];
+  for (const [, [param, value]] of placeholders) args.push(`--param=${param}=${value}`);
+  const described = [
+    `stage ${opts.stage}`,
+    opts['existing-bucket'] ? `existing bucket ${opts['existing-bucket']}` : 'new buckets',
+    opts.arch,
+    cdn ? 'CDN' : 'no CDN',
+    ...(opts.engine ? [`engine${placeholders.length ? ` (placeholder ${placeholders.map(([, [param]]) => param).join(', ')})` : ''}`] : []),
+  ];
   console.log(`check:deploy: packaging (${described.join(', ')}) …`);
   try {
     await serviceCopy(service);
@@ -140,12 +163,17 @@ async function main(): Promise<number> {
       return 2;
     }
     const viewerRequest = join(ROOT, 'edge/viewer-request.js');
+    // The region serverless.yml resolves (provider.region): --region is not an option here.
+    const region = env.AWS_REGION || 'us-east-1';
     const results = checkTemplate(JSON.parse(readFileSync(templateFile, 'utf8')), {
       existingBucket: opts['existing-bucket'],
       architecture: opts.arch,
       cdn,
-      // The region serverless.yml resolves (provider.region): --region is not an option here.
-      region: env.AWS_REGION || 'us-east-1',
+      region,
+      // What the engine's params say, read as serverless.yml reads them.
+      engine: opts.engine
+        ? { ingressCidr: env.ENGINE_INGRESS_CIDR?.trim() || undefined, originPrefixList: cloudfrontOriginPrefixList(region, env.ENGINE_ORIGIN_PREFIX_LIST) }
+        : undefined,
       viewerRequestCode: existsSync(viewerRequest) ? readFileSync(viewerRequest, 'utf8') : undefined,
       zip: await zipContents(join(out, 'image-resizer.zip')),
     });

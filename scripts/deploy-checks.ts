@@ -1,6 +1,7 @@
 import { loadConfig } from '../src/config.js';
 import { checkObservability } from './observability-checks.js';
-import { effectiveTemplate, identityGrants, literalText, ofType, referencedIds, render, renderArn, roleOf, type Cfn, type Grant, type Template } from './cfn-template.js';
+import { effectiveTemplate, grantPairs, identityGrants, literalText, ofType, referencedIds, render, renderArn, roleOf, setDifference, type Cfn, type Template } from './cfn-template.js';
+import { checkEngine, checkEngineOff, engineTaskRole, type EngineCheckOptions } from './engine-checks.js';
 
 /**
  * What `npm run check:deploy` asserts about a packaged template (serverless.yml's output): the
@@ -25,6 +26,8 @@ export interface CheckOptions {
   readonly viewerRequestCode?: string;
   /** The zip's file names, and the ELF machine (`x86-64`, `aarch64`) of its native binaries by name. */
   readonly zip?: { readonly entries: readonly string[]; readonly machines: Readonly<Record<string, string>> };
+  /** Packaged with the engine on (param engine 'true'), and how; unset: off, none of it may exist. */
+  readonly engine?: EngineCheckOptions;
 }
 
 export interface CheckResult {
@@ -48,13 +51,6 @@ const APP_FUNCTIONS = { resize: 'ResizeLambdaFunction', syncVariants: 'SyncVaria
 const sorted = (values: Iterable<string>) => [...values].sort();
 const same = (a: Iterable<string>, b: Iterable<string>) => JSON.stringify(sorted(a)) === JSON.stringify(sorted(b));
 const listOf = (value: Cfn): Cfn[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
-/** `a b` lines of a grant, one per action and resource. */
-const pairs = (grants: readonly Grant[]) => grants.flatMap((g) => g.actions.flatMap((a) => g.resources.map((r) => `${a} ${r}`)));
-const difference = (want: readonly string[], got: readonly string[]) => {
-  const missing = want.filter((w) => !got.includes(w));
-  const extra = got.filter((g) => !want.includes(g));
-  return [...missing.map((m) => `missing ${m}`), ...extra.map((e) => `unexpected ${e}`)];
-};
 
 export function checkTemplate(packaged: Template, options: CheckOptions): CheckResult[] {
   const results: CheckResult[] = [];
@@ -203,8 +199,8 @@ export function checkTemplate(packaged: Template, options: CheckOptions): CheckR
       `sqs:SendMessage \${${dlq}.Arn}`,
       ...(options.cdn ? [`cloudfront:CreateInvalidation arn:aws:cloudfront::\${AWS::AccountId}:distribution/\${${distributionId}}`] : []),
     ];
-    const got = pairs(grantsOfRole(syncRole)).filter((p) => !p.startsWith('logs:'));
-    return difference(want, got);
+    const got = grantPairs(grantsOfRole(syncRole)).filter((p) => !p.startsWith('logs:'));
+    return setDifference(want, got);
   });
 
   // ---- syncVariants: function, retries, dead-letter queue, environment
@@ -298,8 +294,8 @@ export function checkTemplate(packaged: Template, options: CheckOptions): CheckR
     });
     check(`iam: that custom resource may configure ${existing} and invoke-permissions of syncVariants only`, () => {
       const role = customS3[0] ? roleOf(resource(render(customS3[0][1].Properties?.ServiceToken).match(/^\$\{(\w+)\.Arn\}$/)?.[1] ?? '')) : undefined;
-      const got = pairs(grantsOfRole(role)).filter((p) => !p.startsWith('logs:'));
-      return difference(
+      const got = grantPairs(grantsOfRole(role)).filter((p) => !p.startsWith('logs:'));
+      return setDifference(
         [
           `s3:GetBucketNotification arn:aws:s3:::${existing}`,
           `s3:PutBucketNotification arn:aws:s3:::${existing}`,
@@ -331,15 +327,18 @@ export function checkTemplate(packaged: Template, options: CheckOptions): CheckR
         listOf(dist.CacheBehaviors).length > 0 && 'other cache behaviors',
       ].filter((x): x is string => typeof x === 'string');
     });
-    check('cdn: the origin is the HTTP API, HTTPS only, TLSv1.2', () => {
-      if (!origin) return 'no origin for the default behavior';
-      const cfg = origin.CustomOriginConfig ?? {};
-      return [
-        render(origin.DomainName) !== '${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}' && `DomainName ${render(origin.DomainName)}`,
-        cfg.OriginProtocolPolicy !== 'https-only' && `OriginProtocolPolicy ${cfg.OriginProtocolPolicy}`,
-        !same(listOf(cfg.OriginSSLProtocols), ['TLSv1.2']) && `OriginSSLProtocols ${JSON.stringify(cfg.OriginSSLProtocols)}`,
-      ].filter((x): x is string => typeof x === 'string');
-    });
+    // With the engine on, its load balancer is the origin instead (scripts/engine-checks.ts).
+    if (!options.engine) {
+      check('cdn: the origin is the HTTP API, HTTPS only, TLSv1.2', () => {
+        if (!origin) return 'no origin for the default behavior';
+        const cfg = origin.CustomOriginConfig ?? {};
+        return [
+          render(origin.DomainName) !== '${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}' && `DomainName ${render(origin.DomainName)}`,
+          cfg.OriginProtocolPolicy !== 'https-only' && `OriginProtocolPolicy ${cfg.OriginProtocolPolicy}`,
+          !same(listOf(cfg.OriginSSLProtocols), ['TLSv1.2']) && `OriginSSLProtocols ${JSON.stringify(cfg.OriginSSLProtocols)}`,
+        ].filter((x): x is string => typeof x === 'string');
+      });
+    }
     check(`cdn: viewer-request CloudFront Function, cloudfront-js-2.0, published, code = edge/viewer-request.js, under ${CLOUDFRONT_FUNCTION_MAX_BYTES} bytes`, () => {
       const associations = listOf(behavior?.FunctionAssociations);
       if (associations.length !== 1 || associations[0].EventType !== 'viewer-request') return `associations ${JSON.stringify(associations)}`;
@@ -421,13 +420,18 @@ export function checkTemplate(packaged: Template, options: CheckOptions): CheckR
         secret.Properties?.SecretString !== undefined && 'a literal SecretString',
       ].filter((x): x is string => typeof x === 'string');
     });
-    check('cdn: the resize function checks X-Origin-Verify against that secret, the only one it is granted by ARN', () => {
+    // The engine's task role reads it too, for the same check (its environment: engine-checks.ts).
+    const engineRole = options.engine ? engineTaskRole(template) : undefined;
+    const checkers = engineRole ? 'the resize function and the engine check' : 'the resize function checks';
+    check(`cdn: ${checkers} X-Origin-Verify against that secret, the only one ${engineRole ? 'they are' : 'it is'} granted by ARN`, () => {
       const secretRef = `\${${secretId}}`;
       const readers = allows.filter((g) => g.actions.includes('secretsmanager:GetSecretValue') && g.resources.includes(secretRef));
+      const allowed = [resizeRole, engineRole].filter((r): r is string => r !== undefined);
       return [
         render(resizeEnv.ORIGIN_VERIFY_SECRET_ID) !== secretRef && `ORIGIN_VERIFY_SECRET_ID ${render(resizeEnv.ORIGIN_VERIFY_SECRET_ID)}`,
         !readers.some((g) => g.roles.includes(resizeRole ?? '')) && 'no GetSecretValue on it for the resize role',
-        readers.some((g) => g.roles.some((r) => r !== resizeRole)) && 'other roles may read it',
+        engineRole && !readers.some((g) => g.roles.includes(engineRole)) && 'no GetSecretValue on it for the engine task role',
+        readers.some((g) => g.roles.some((r) => !allowed.includes(r))) && 'other roles may read it',
         readers.some((g) => g.resources.length !== 1) && 'granted together with other resources',
       ].filter((x): x is string => typeof x === 'string');
     });
@@ -478,6 +482,14 @@ export function checkTemplate(packaged: Template, options: CheckOptions): CheckR
     { cdn: options.cdn, region: options.region ?? 'us-east-1', resizeEnv, resize: APP_FUNCTIONS.resize, deadLetterQueue: dlq, distribution: distributionId },
     check,
   );
+
+  // ---- The engine (scripts/engine-checks.ts): its resources with --engine, none of them without
+  const startBatchEnv = env(APP_FUNCTIONS.startBatch);
+  if (options.engine) {
+    checkEngine(template, options.engine, { cdn: options.cdn, resizeEnv, startBatchEnv, resizeRole, allows, distribution: distributionId }, check);
+  } else {
+    checkEngineOff(template, { startBatchEnv }, check);
+  }
 
   // ---- Outputs (npx sls info)
   const outputNames = [

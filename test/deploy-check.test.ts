@@ -24,15 +24,18 @@ const SETTINGS = [
   'ORIGINALS_BUCKET', 'VARIANTS_BUCKET', 'ORIGINALS_PREFIX', 'VARIANTS_PREFIX', 'WATERMARKS_PREFIX', 'EXISTING_ORIGINALS_BUCKET', 'CDN_ENABLED', 'CDN_PRICE_CLASS',
   'CDN_MAX_AGE', 'CACHE_MAX_AGE', 'ERROR_MAX_AGE', 'LAMBDA_ARCHITECTURE', 'PRESETS', 'EAGER_PRESETS', 'CORS_ORIGINS', 'ALLOWLIST',
   'AWS_REGION', 'METRICS_NAMESPACE', 'ALARM_TOPIC_ARN', 'ALARM_5XX_RATE_PERCENT', 'ALARM_EDGE_5XX_RATE_PERCENT', 'ALARM_MIN_REQUESTS', 'ALARM_DURATION_P99_MS', 'ALARM_THROTTLES',
+  'BATCH_SUBNETS', 'BATCH_ASSIGN_PUBLIC_IP', 'BATCH_CPU_ARCHITECTURE', 'BATCH_IMAGE', 'ENGINE', 'ENGINE_VPC', 'ENGINE_SUBNETS', 'ENGINE_LOAD_BALANCER_SUBNETS', 'ENGINE_ASSIGN_PUBLIC_IP',
+  'ENGINE_INGRESS_CIDR', 'ENGINE_ORIGIN_PREFIX_LIST', 'ENGINE_CPU', 'ENGINE_MEMORY_MB', 'ENGINE_MIN_TASKS', 'ENGINE_MAX_TASKS', 'ENGINE_CPU_TARGET', 'ENGINE_CONCURRENCY', 'ENGINE_QUEUE',
+  'ENGINE_DRAIN_SECONDS',
 ];
 const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !SETTINGS.includes(name)));
 
 /** `npm run check:deploy -- …args`: its exit code and output; a failing run resolves too. */
-async function checkDeploy(args: string[]): Promise<{ code: number; output: string }> {
+async function checkDeploy(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number; output: string }> {
   try {
     const { stdout, stderr } = await run('npm', ['run', '-s', 'check:deploy', '--', ...args], {
       cwd: ROOT,
-      env,
+      env: { ...env, ...extraEnv },
       timeout: 280_000,
       killSignal: 'SIGKILL',
       maxBuffer: 16 * 1024 * 1024,
@@ -71,6 +74,8 @@ describe('npm run check:deploy', () => {
         'PASS  alarms: the resize function’s p99 Duration, above a threshold below its timeout',
         'PASS  alarms: CloudFront’s 5xxErrorRate of this distribution (Region Global)',
         'PASS  dashboard: hit ratio, resize Duration p50/p90/p99, TransformTime, errors by code, OutputBytes (namespace ImageResizer, stage prod)',
+        'PASS  cdn: the origin is the HTTP API, HTTPS only, TLSv1.2',
+        'PASS  engine off: no ECS service, load balancer, target group, scaling, security group or task definition but the batch worker’s',
       ]),
     );
     expect(defaults.output).toMatch(/^\d+ passed, 0 failed/m);
@@ -254,6 +259,119 @@ describe('the checks, against broken copies of the packaged template', () => {
       },
       expect.objectContaining({ name: 'no cdn: the resize function requires no X-Origin-Verify; syncVariants invalidates nothing; no s-maxage' }),
     ]);
+  });
+});
+
+describe('npm run check:deploy -- --engine, and its checks against broken copies', () => {
+  const engineOut = mkdtempSync(join(tmpdir(), 'deploy-check-engine-'));
+  afterAll(() => rmSync(engineOut, { recursive: true, force: true }));
+  let packaged: { code: number; output: string };
+  let template: Cfn;
+  const options: CheckOptions = {
+    architecture: 'x86_64',
+    cdn: true,
+    viewerRequestCode: readFileSync(join(ROOT, 'edge/viewer-request.js'), 'utf8'),
+    engine: { originPrefixList: 'pl-3b927c52' },
+  };
+  beforeAll(async () => {
+    packaged = await checkDeploy(['--engine', '--out', engineOut]);
+    template = JSON.parse(readFileSync(join(engineOut, 'cloudformation-template-update-stack.json'), 'utf8'));
+  }, 300_000);
+  const failures = (t: Cfn, o: CheckOptions = options) => checkTemplate(t, o).filter((r) => !r.ok).map((r) => r.name);
+
+  const SERVICE = 'engine: one ECS service on Fargate in the batch cluster, running the batch image’s serve command (node serve.cjs)';
+  const LISTENS = 'engine: listens on 0.0.0.0 at PORT, the port of its mapping, of the target group (ip targets, HTTP) and of the service’s load balancer entry';
+  const STOP = 'engine: stop timeout ≥ ENGINE_DRAIN_SECONDS + 5 s and ≤ 120 s; the target group’s deregistration delay below it';
+  const BALANCER = 'engine: an Application Load Balancer, HTTP listener on 80 forwarding to the target group, health check GET /_health → 200';
+  const INGRESS = 'engine: the load balancer takes tcp 80 only, from CloudFront’s origin-facing addresses (prefix list pl-3b927c52) only';
+  const TASKS = 'engine: the tasks take tcp 3000 from the load balancer’s security group only, which sends to nothing else';
+  const SCALING = 'engine: scales between its minimum and maximum task count by CPU (target tracking)';
+  const TASK_ROLE = 'engine: task role: read originals and watermarks, list both buckets, read/write variants (the batch task role’s grants on them, nothing more); the resize function’s secrets';
+  const ORIGIN = 'cdn: the default origin is the engine’s load balancer (HTTP, port 80), with X-Origin-Verify from the origin-verify secret';
+  const container = (t: Cfn) => t.Resources.EngineTaskDefinition.Properties.ContainerDefinitions[0];
+  const engineStatements = (t: Cfn): Cfn[] => t.Resources.EngineTaskRole.Properties.Policies[0].PolicyDocument.Statement;
+
+  it('passes every check: the service, its load balancer, scaling, security groups, roles and CloudFront’s origin', () => {
+    expect(lines(packaged.output, 'FAIL')).toEqual([]);
+    expect(packaged.code).toBe(0);
+    expect(lines(packaged.output, 'PASS')).toEqual(
+      expect.arrayContaining([SERVICE, LISTENS, STOP, BALANCER, INGRESS, TASKS, SCALING, TASK_ROLE, ORIGIN].map((name) => `PASS  ${name}`)),
+    );
+    expect(lines(packaged.output, 'PASS')).toEqual(
+      expect.arrayContaining([
+        'PASS  engine: container health check runs node against /_health on its port (the slim image has no curl)',
+        'PASS  engine: the resize function’s environment (buckets, prefixes, limits, secrets, origin verify) and the engine’s settings, accepted by src/config.ts',
+        'PASS  cdn: the resize function and the engine check X-Origin-Verify against that secret, the only one they are granted by ARN',
+      ]),
+    );
+    expect(packaged.output).not.toContain('PASS  engine off');
+    expect(failures(template)).toEqual([]);
+  });
+
+  it('refuses the engine without the CDN unless engineIngressCidr says who may reach it, when packaging', async () => {
+    const refused = await checkDeploy(['--engine', '--no-cdn']);
+    expect(refused.code).toBe(2);
+    expect(refused.output).toContain("the engine without the CDN (param cdn 'false') needs param engineIngressCidr");
+  }, 300_000);
+
+  const breakages: [string, (t: Cfn) => void, string[]][] = [
+    [
+      'an s3:* grant in the engine’s task role',
+      (t) => engineStatements(t).push({ Effect: 'Allow', Action: 's3:*', Resource: 'arn:aws:s3:::image-resizer-prod-variants/*' }),
+      ['iam: no wildcard action and no NotAction in any Allow statement', TASK_ROLE],
+    ],
+    [
+      'the batch task’s manifests grant copied into the engine’s task role',
+      (t) => engineStatements(t).push({ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::image-resizer-prod-variants/batch-manifests/*' }),
+      [TASK_ROLE],
+    ],
+    ['the health check on / instead of /_health', (t) => (t.Resources.EngineTargetGroup.Properties.HealthCheckPath = '/'), [BALANCER]],
+    ['no scaling policy', (t) => delete t.Resources.EngineCpuScalingPolicy, [SCALING]],
+    [
+      'the load balancer open to 0.0.0.0/0',
+      (t) => (t.Resources.EngineLoadBalancerSecurityGroup.Properties.SecurityGroupIngress = [{ IpProtocol: 'tcp', FromPort: 80, ToPort: 80, CidrIp: '0.0.0.0/0' }]),
+      [INGRESS],
+    ],
+    [
+      'the tasks open to the whole VPC',
+      (t) => {
+        const rule = t.Resources.EngineTaskIngressFromLoadBalancer.Properties;
+        delete rule.SourceSecurityGroupId;
+        rule.CidrIp = '10.0.0.0/8';
+      },
+      [TASKS],
+    ],
+    ['a stop timeout shorter than the drain', (t) => (container(t).StopTimeout = 10), [STOP]],
+    [
+      'the image’s default command (the batch worker) instead of serve.cjs',
+      (t) => {
+        delete container(t).EntryPoint;
+        delete container(t).Command;
+      },
+      [SERVICE],
+    ],
+    ['the engine listening on 127.0.0.1', (t) => (container(t).Environment = container(t).Environment.filter((v: Cfn) => v.Name !== 'HOST')), [LISTENS]],
+    [
+      'CloudFront still sending everything to the HTTP API',
+      (t) => (t.Resources.CdnDistribution.Properties.DistributionConfig.DefaultCacheBehavior.TargetOriginId = 'http-api'),
+      [ORIGIN],
+    ],
+  ];
+
+  it.each(breakages)('FAILs %s', (_, breakIt, expected) => {
+    const broken = structuredClone(template);
+    breakIt(broken);
+    expect(failures(broken)).toEqual(expected);
+  });
+
+  it('FAILs a template with the engine checked as one packaged without it', () => {
+    const results = checkTemplate(template, { ...options, engine: undefined }).filter((r) => !r.ok);
+    expect(results.map((r) => r.name)).toEqual([
+      'cdn: the origin is the HTTP API, HTTPS only, TLSv1.2',
+      'cdn: the resize function checks X-Origin-Verify against that secret, the only one it is granted by ARN',
+      'engine off: no ECS service, load balancer, target group, scaling, security group or task definition but the batch worker’s',
+    ]);
+    expect(results.at(-1)!.detail).toContain('EngineService (AWS::ECS::Service)');
   });
 });
 

@@ -5,17 +5,20 @@ import { join, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DockerfileParser } from 'dockerfile-ast';
+import sharp from 'sharp';
 import { validate } from 'dockerfile-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IMAGE_CMD, IMAGE_ENTRYPOINT } from '../../scripts/engine-checks.js';
 import { LOCAL_S3_CREDENTIALS, startLocalS3, type LocalS3 } from '../../scripts/local-s3.js';
 import { photoLikeJpeg } from '../../scripts/samples.js';
 import { dockerignoreFilter, layOutImage, type ImageLayout } from '../support/image-layout.js';
 
 /**
- * The batch worker's container image without a Docker engine: the Dockerfile is checked as
- * text, then `npm run build:batch` runs and exactly what the COPY instructions take from the
- * build context is laid out in a folder standing for the image, where plain Node runs the
- * ENTRYPOINT against a local S3, far from this repository's node_modules.
+ * The container image without a Docker engine: the Dockerfile is checked as text, then
+ * `npm run build:batch` runs and exactly what the COPY instructions take from the build context
+ * is laid out in a folder standing for the image, where plain Node runs its two commands against
+ * a local S3, far from this repository's node_modules: the ENTRYPOINT (the batch worker) and
+ * serve.cjs (the engine, as its ECS task definition runs it).
  */
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -45,6 +48,9 @@ describe('the Dockerfile', () => {
     const entrypoints = dockerfile.getENTRYPOINTs();
     expect(entrypoints).toHaveLength(1);
     expect(entrypoints[0]!.getJSONStrings().map((s) => s.getJSONValue())).toEqual(['node', 'worker.cjs']);
+    // check:deploy judges what the engine's task definition runs from these.
+    expect(entrypoints[0]!.getJSONStrings().map((s) => s.getJSONValue())).toEqual(IMAGE_ENTRYPOINT);
+    expect(dockerfile.getCMDs().map((c) => c.getJSONStrings().map((s) => s.getJSONValue()))).toEqual([IMAGE_CMD]);
     const users = dockerfile.getInstructions().filter((i) => i.getKeyword() === 'USER');
     expect(users.length).toBeGreaterThan(0);
     const last = users.at(-1)!;
@@ -52,6 +58,12 @@ describe('the Dockerfile', () => {
     expect(last.getArguments().map((a) => a.getValue())).toEqual([expect.not.stringMatching(/^(root|0)(:|$)/)]);
     const workdirs = dockerfile.getInstructions().filter((i) => i.getKeyword() === 'WORKDIR');
     expect(workdirs.map((w) => w.getArguments().map((a) => a.getValue()))).toEqual([['/app']]);
+  });
+
+  it('exposes the engine’s port 3000 and has no HEALTHCHECK (the default command, the worker, serves no HTTP)', () => {
+    expect(dockerfile.getInstructions().filter((i) => i.getKeyword() === 'EXPOSE').map((i) => i.getArguments().map((a) => a.getValue()))).toEqual([['3000']]);
+    // ECS ignores an image's HEALTHCHECK: the engine's task definition has its own (check:deploy).
+    expect(dockerfile.getHEALTHCHECKs()).toEqual([]);
   });
 
   it('copies nothing but dist/batch/ from the build context, which holds nothing else', () => {
@@ -64,7 +76,7 @@ describe('the Dockerfile', () => {
       for (const source of args.slice(0, -1)) expect(source).toMatch(/^(\.\/)?dist\/batch(\/|$)/);
     }
     const sent = dockerignoreFilter(readFileSync(join(ROOT, '.dockerignore'), 'utf8'));
-    expect(['dist/batch/worker.cjs', 'dist/batch/node_modules/sharp/package.json'].filter(sent)).toHaveLength(2);
+    expect(['dist/batch/worker.cjs', 'dist/batch/serve.cjs', 'dist/batch/node_modules/sharp/package.json'].filter(sent)).toHaveLength(3);
     expect(['src/batch/main.ts', 'node_modules/sharp/package.json', '.env', 'dist/other.js', 'Dockerfile'].filter(sent)).toEqual([]);
   });
 });
@@ -93,36 +105,53 @@ describe.runIf(process.platform === 'linux')('the image’s files, run with plai
     for (const dir of [imageRoot, probeDir]) if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  /** The ENTRYPOINT with this machine's node, in the WORKDIR, with the image's ENV and no other. */
-  function runContainer(args: readonly string[], env: Record<string, string> = {}) {
+  /** The environment a task passes to reach the local S3. */
+  const s3Env = () => ({
+    S3_ENDPOINT: s3.endpoint,
+    ORIGINALS_BUCKET: 'originals',
+    VARIANTS_BUCKET: 'variants',
+    AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
+    AWS_REGION: 'us-east-1',
+    AWS_EC2_METADATA_DISABLED: 'true',
+  });
+
+  /**
+   * `argv` (a command line starting with the image's `node`) with this machine's node, in the
+   * WORKDIR, with the image's ENV and no other; `exited` also lists the modules it loaded.
+   */
+  function startContainer(argv: readonly string[], env: Record<string, string> = {}) {
     const loadedFile = join(probeDir, `loaded-${Date.now()}.json`);
     const preload = join(probeDir, 'record-loaded.cjs');
     writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(loadedFile)}, JSON.stringify(Object.keys(require.cache))));\n`);
-    const [command, ...entryArgs] = layout.entrypoint;
+    const [command, ...args] = argv;
     expect(command).toBe('node');
-    const child = spawn(process.execPath, ['--require', preload, ...entryArgs, ...args], {
+    const child = spawn(process.execPath, ['--require', preload, ...args], {
       cwd: join(imageRoot, layout.workdir),
       env: { HOME: join(imageRoot, 'home/node'), ...layout.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const output = { stdout: '', stderr: '' };
+    child.stdout.on('data', (chunk) => (output.stdout += chunk));
+    child.stderr.on('data', (chunk) => (output.stderr += chunk));
     const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
-    return new Promise<{ code: number | null; stdout: string; stderr: string; loaded: string[] }>((done) => {
+    const exited = new Promise<{ code: number | null; stdout: string; stderr: string; loaded: string[] }>((done) => {
       child.once('close', (code) => {
         clearTimeout(timer);
         const loaded = existsSync(loadedFile) ? (JSON.parse(readFileSync(loadedFile, 'utf8')) as string[]) : [];
-        done({ code, stdout, stderr, loaded });
+        done({ code, ...output, loaded });
       });
     });
+    return { child, output, exited };
   }
+
+  /** The ENTRYPOINT with `args` (the command a task passes), run to its end. */
+  const runContainer = (args: readonly string[], env: Record<string, string> = {}) => startContainer([...layout.entrypoint, ...args], env).exited;
 
   it('holds the bundled worker and, in node_modules, only sharp and its linux-' + arch + ' runtime', () => {
     expect(layout.copied.every((p) => p.startsWith('dist/batch/'))).toBe(true);
     const app = join(imageRoot, layout.workdir);
-    expect(readdirSync(app).sort()).toEqual(['node_modules', 'package.json', 'worker.cjs']);
+    expect(readdirSync(app).sort()).toEqual(['node_modules', 'package.json', 'serve.cjs', 'worker.cjs']);
     expect(JSON.parse(readFileSync(join(app, 'package.json'), 'utf8'))).toEqual({ name: 'image-resizer-batch', private: true, type: 'commonjs' });
     const sharp = JSON.parse(readFileSync(join(app, 'node_modules/sharp/package.json'), 'utf8'));
     expect(sharp.version).toBe(JSON.parse(readFileSync(join(ROOT, 'node_modules/sharp/package.json'), 'utf8')).version);
@@ -131,23 +160,17 @@ describe.runIf(process.platform === 'linux')('the image’s files, run with plai
     );
     expect(packages.sort()).toEqual(['sharp', ...Object.keys(sharp.dependencies), `@img/sharp-linux-${arch}`, `@img/sharp-libvips-linux-${arch}`].sort());
 
-    const bundle = readFileSync(join(app, 'worker.cjs'), 'utf8');
-    // sharp is required, not bundled (its loader names the @img packages); the S3 client is
-    // bundled, which the run below proves: the image has no @aws-sdk in node_modules.
-    expect(bundle.includes('require("sharp")')).toBe(true);
-    expect(bundle.includes('@img/sharp-')).toBe(false);
+    for (const command of ['worker.cjs', 'serve.cjs']) {
+      const bundle = readFileSync(join(app, command), 'utf8');
+      // sharp is required, not bundled (its loader names the @img packages); the S3 client is
+      // bundled, which the runs below prove: the image has no @aws-sdk in node_modules.
+      expect(bundle.includes('require("sharp")'), command).toBe(true);
+      expect(bundle.includes('@img/sharp-'), command).toBe(false);
+    }
   });
 
   it('renders every original under a prefix, with the sharp inside the image', async () => {
-    const run = await runContainer(['--prefix', 'photos/', '--spec', 'w=64&fm=webp'], {
-      S3_ENDPOINT: s3.endpoint,
-      ORIGINALS_BUCKET: 'originals',
-      VARIANTS_BUCKET: 'variants',
-      AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
-      AWS_REGION: 'us-east-1',
-      AWS_EC2_METADATA_DISABLED: 'true',
-    });
+    const run = await runContainer(['--prefix', 'photos/', '--spec', 'w=64&fm=webp'], s3Env());
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout.trim().split('\n').at(-1)!)).toMatchObject({ status: 'complete', originals: 2, done: 2, failed: 0, exitCode: 0 });
 
@@ -165,6 +188,42 @@ describe.runIf(process.platform === 'linux')('the image’s files, run with plai
     // Two variants, next to the run's report and summary (under batch-reports/ by default).
     expect(listed.Contents?.filter((o) => !o.Key?.startsWith('batch-reports/'))).toHaveLength(2);
   });
+
+  it('serves the URL API with node serve.cjs (the engine’s task command): on all interfaces, /_health, an image, SIGTERM exits 0', async () => {
+    const app = join(imageRoot, layout.workdir) + sep;
+    // PORT=0: a free port, which the engine logs. No HOST: the container's default, 0.0.0.0.
+    const engine = startContainer([layout.entrypoint[0]!, 'serve.cjs'], { ...s3Env(), PORT: '0', ENGINE_DRAIN_SECONDS: '5' });
+    const deadline = Date.now() + 30_000;
+    let listening: { url?: string } | undefined;
+    while (!listening && Date.now() < deadline && engine.child.exitCode === null) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const line = engine.output.stdout.split('\n').find((l) => l.includes('"engine listening"'));
+      if (line) listening = JSON.parse(line);
+    }
+    expect(listening, engine.output.stderr).toBeDefined();
+    const { hostname, port } = new URL(listening!.url!);
+    expect(hostname).toBe('0.0.0.0');
+    const base = `http://127.0.0.1:${port}`;
+
+    const health = await fetch(`${base}/_health`, { signal: AbortSignal.timeout(10_000) });
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok' });
+    const image = await fetch(`${base}/photos/a.jpg?w=48&fm=webp`, { signal: AbortSignal.timeout(20_000) });
+    expect(image.status, await image.clone().text()).toBe(200);
+    expect(image.headers.get('content-type')).toBe('image/webp');
+    expect(await sharp(Buffer.from(await image.arrayBuffer())).metadata()).toMatchObject({ format: 'webp', width: 48 });
+    const missing = await fetch(`${base}/photos/none.jpg?w=48`, { signal: AbortSignal.timeout(10_000) });
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({ error: { code: expect.any(String) } });
+
+    engine.child.kill('SIGTERM');
+    const run = await engine.exited;
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('"engine stopped"');
+    expect(run.loaded.filter((path) => path.startsWith(ROOT + sep))).toEqual([]);
+    expect(run.loaded).toContain(join(app, 'serve.cjs'));
+    expect(run.loaded.some((path) => path.startsWith(join(app, `node_modules/@img/sharp-linux-${arch}`) + sep) && path.endsWith('.node'))).toBe(true);
+  }, 60_000);
 
   it('prints the usage and exits 0 with --help (the image’s CMD)', async () => {
     expect(layout.cmd).toEqual(['--help']);
