@@ -25,12 +25,12 @@ const { cloudfrontOriginPrefixList } = createRequire(import.meta.url)('./serverl
 };
 /**
  * With --engine, the network the engine's params name unless the environment names one
- * (ENGINE_VPC, …): packaging only checks their shape, and nothing here reaches AWS.
+ * (ENGINE_VPC, …): packaging only checks their shape, and nothing here reaches AWS. The internal
+ * load balancer's subnets default to the tasks' (ENGINE_LOAD_BALANCER_SUBNETS names others).
  */
 const ENGINE_NETWORK_PLACEHOLDERS: Record<string, [param: string, value: string]> = {
   ENGINE_VPC: ['engineVpc', 'vpc-0123456789abcdef0'],
   ENGINE_SUBNETS: ['engineSubnets', 'subnet-0123456789abcdef0,subnet-0fedcba9876543210'],
-  ENGINE_LOAD_BALANCER_SUBNETS: ['engineLoadBalancerSubnets', 'subnet-0aaaaaaaaaaaaaaa1,subnet-0bbbbbbbbbbbbbbb2'],
 };
 
 const usage = 'usage: npm run check:deploy -- [--stage prod] [--existing-bucket <name>] [--arch x86_64|arm64] [--no-cdn] [--engine] [--out <dir>]';
@@ -170,7 +170,8 @@ async function main(): Promise<number> {
       architecture: opts.arch,
       cdn,
       region,
-      // What the engine's params say, read as serverless.yml reads them.
+      // What the engine's params say, read as serverless.yml reads them: who may reach its load
+      // balancer is CloudFront's prefix list with the CDN, ENGINE_INGRESS_CIDR without it.
       engine: opts.engine
         ? { ingressCidr: env.ENGINE_INGRESS_CIDR?.trim() || undefined, originPrefixList: cloudfrontOriginPrefixList(region, env.ENGINE_ORIGIN_PREFIX_LIST) }
         : undefined,

@@ -3,17 +3,17 @@ import { grantPairs, ofType, refId, render, setDifference, type Cfn, type Grant,
 
 /**
  * The engine's resources in a packaged template (docs/engine.md): the ECS service on Fargate
- * running the image's serve command, its load balancer, scaling, security groups, roles and
- * CloudFront's origin; or, with the engine off, none of them. For `npm run check:deploy`
- * (scripts/deploy-checks.ts calls these). Pure: the effective template in, named checks out
- * through the caller's `check`.
+ * running the image's serve command, its internal load balancer, scaling, security groups,
+ * roles, and CloudFront's VPC origin and origin; or, with the engine off, none of them. For
+ * `npm run check:deploy` (scripts/deploy-checks.ts calls these). Pure: the effective template
+ * in, named checks out through the caller's `check`.
  */
 
 /** How the stack was packaged, for `--engine`. */
 export interface EngineCheckOptions {
-  /** The CIDR the load balancer takes instead of CloudFront's addresses (param engineIngressCidr). */
+  /** Without the CDN: the range of your network the load balancer takes (param engineIngressCidr). */
   readonly ingressCidr?: string;
-  /** CloudFront's origin-facing managed prefix list in the stack's region. */
+  /** With the CDN: CloudFront's origin-facing managed prefix list in the stack's region. */
   readonly originPrefixList?: string;
 }
 
@@ -44,7 +44,9 @@ const HEALTH_PATH = '/_health';
 const MAX_STOP_TIMEOUT = 120;
 /** At least this after the drain: the last responses' grace (src/engine/server.ts, 2 s), logs, exit. */
 const MIN_STOP_MARGIN = 5;
-const ENGINE_TYPES = /^AWS::(ECS::Service|ElasticLoadBalancingV2::|ApplicationAutoScaling::|EC2::SecurityGroup)/;
+const ENGINE_TYPES = /^AWS::(ECS::Service|ElasticLoadBalancingV2::|ApplicationAutoScaling::|EC2::SecurityGroup|CloudFront::VpcOrigin)/;
+/** CloudFront's longest wait for a VPC origin's response. */
+const MAX_VPC_ORIGIN_READ_TIMEOUT = 120;
 
 const list = (value: Cfn): Cfn[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
 const problems = (...found: (string | false | undefined)[]) => found.filter((x): x is string => typeof x === 'string');
@@ -100,7 +102,7 @@ export function engineTaskRole(template: Template): string | undefined {
 
 /** With the engine off (the default): none of its resources. */
 export function checkEngineOff(template: Template, ctx: Pick<EngineContext, 'startBatchEnv'>, check: Check): void {
-  check('engine off: no ECS service, load balancer, target group, scaling, security group or task definition but the batch worker’s', () => {
+  check('engine off: no ECS service, load balancer, target group, scaling, security group, VPC origin or task definition but the batch worker’s', () => {
     const family = render(ctx.startBatchEnv.BATCH_TASK_DEFINITION ?? '');
     return Object.entries(template.Resources)
       .filter(([id, r]) => ENGINE_TYPES.test(String(r.Type)) || id.startsWith('Engine') || (r.Type === 'AWS::ECS::TaskDefinition' && render(r.Properties?.Family) !== family))
@@ -133,6 +135,9 @@ export function checkEngine(template: Template, options: EngineCheckOptions, ctx
   );
   const loadBalancerId = refId(listeners[0]?.[1]?.Properties?.LoadBalancerArn) ?? '';
   const loadBalancer = resources[loadBalancerId]?.Properties ?? {};
+  // Every listener of that load balancer, whatever it forwards to: each one is a way in.
+  const balancerListeners = ofType(template, 'AWS::ElasticLoadBalancingV2::Listener').filter(([, l]) => refId(l.Properties?.LoadBalancerArn) === loadBalancerId);
+  const listener = listeners[0]?.[1]?.Properties ?? {};
   const loadBalancerGroups = list(loadBalancer.SecurityGroups).map((g) => refId(g) ?? render(g));
   const taskGroups = list(service.NetworkConfiguration?.AwsvpcConfiguration?.SecurityGroups).map((g) => refId(g) ?? render(g));
   const port = Number(list(container?.PortMappings)[0]?.ContainerPort);
@@ -197,16 +202,19 @@ export function checkEngine(template: Template, options: EngineCheckOptions, ctx
     );
   });
 
-  check(`engine: an Application Load Balancer, HTTP listener on 80 forwarding to the target group, health check GET ${HEALTH_PATH} → 200`, () => {
-    const action = list(listeners[0]?.[1]?.Properties?.DefaultActions)[0];
+  check(`engine: an internal Application Load Balancer (no public address), its one listener HTTP on 80 forwarding to the target group, health check GET ${HEALTH_PATH} → 200`, () => {
+    const action = list(listener.DefaultActions)[0];
     const matcher = String(targetGroup.Matcher?.HttpCode ?? '200');
     return problems(
       listeners.length !== 1 && `${listeners.length} listeners forward to the target group`,
       resources[loadBalancerId]?.Type !== 'AWS::ElasticLoadBalancingV2::LoadBalancer' && 'no load balancer',
       (loadBalancer.Type ?? 'application') !== 'application' && `Type ${loadBalancer.Type}`,
-      ctx.cdn && loadBalancer.Scheme !== 'internet-facing' && `Scheme ${loadBalancer.Scheme ?? 'internet-facing'}: CloudFront cannot reach it`,
-      listeners[0] && Number(listeners[0][1].Properties?.Port) !== 80 && `listener port ${listeners[0][1].Properties?.Port}`,
-      listeners[0] && listeners[0][1].Properties?.Protocol !== 'HTTP' && `listener protocol ${listeners[0][1].Properties?.Protocol}`,
+      loadBalancer.Scheme !== 'internal' &&
+        `Scheme ${loadBalancer.Scheme ?? 'internet-facing (the default)'}: a public address, and ${ctx.cdn ? 'CloudFront would send X-Origin-Verify to it over the internet' : 'the engine open to the internet'}`,
+      balancerListeners.length > 1 &&
+        `${balancerListeners.length} listeners on the load balancer (${balancerListeners.map(([id, l]) => `${id} ${l.Properties?.Protocol} ${l.Properties?.Port}`).join(', ')})`,
+      listeners[0] && Number(listener.Port) !== 80 && `listener port ${listener.Port}`,
+      listeners[0] && listener.Protocol !== 'HTTP' && `listener protocol ${listener.Protocol}`,
       action && action.Type !== 'forward' && `listener action ${action.Type}`,
       targetGroup.HealthCheckEnabled === false && 'health checks disabled',
       (targetGroup.HealthCheckPath ?? '/') !== HEALTH_PATH && `health check path ${targetGroup.HealthCheckPath ?? '/ (the default)'}`,
@@ -215,9 +223,12 @@ export function checkEngine(template: Template, options: EngineCheckOptions, ctx
     );
   });
 
-  // The one peer allowed, as rulesOf names it.
-  const source = options.ingressCidr ?? `prefix list ${options.originPrefixList ?? '(unknown: set ENGINE_ORIGIN_PREFIX_LIST)'}`;
-  check(`engine: the load balancer takes tcp 80 only, from ${options.ingressCidr ?? `CloudFront’s origin-facing addresses (${source})`} only`, () => {
+  // The one peer allowed, as rulesOf names it: CloudFront's VPC origin with the CDN, the range without.
+  const source = ctx.cdn
+    ? `prefix list ${options.originPrefixList ?? '(unknown: set ENGINE_ORIGIN_PREFIX_LIST)'}`
+    : (options.ingressCidr ?? '(unset: set ENGINE_INGRESS_CIDR)');
+  const sourceText = ctx.cdn ? `CloudFront’s VPC origin (origin-facing ${source})` : source;
+  check(`engine: the load balancer takes tcp 80 only, from ${sourceText} only`, () => {
     if (loadBalancerGroups.length === 0) return 'no security group: the load balancer would take the VPC default group';
     return loadBalancerGroups.flatMap((group) => {
       if (resources[group]?.Type !== 'AWS::EC2::SecurityGroup') return [`security group ${group} is not one of the template`];
@@ -354,18 +365,37 @@ export function checkEngine(template: Template, options: EngineCheckOptions, ctx
   });
 
   if (ctx.cdn) {
-    check('cdn: the default origin is the engine’s load balancer (HTTP, port 80), with X-Origin-Verify from the origin-verify secret', () => {
+    // CloudFront reaches the internal load balancer only through a VPC origin: its interfaces in
+    // the load balancer's subnets, inside AWS's network. A CustomOriginConfig would mean the
+    // internet, with X-Origin-Verify on it.
+    const vpcOrigins = ofType(template, 'AWS::CloudFront::VpcOrigin');
+    const vpcOriginId = vpcOrigins.find(([, v]) => refId(v.Properties?.VpcOriginEndpointConfig?.Arn) === loadBalancerId)?.[0];
+    check('cdn: one CloudFront VPC origin, its endpoint the engine’s load balancer, on the listener’s protocol and port (http-only, 80)', () => {
+      if (vpcOrigins.length !== 1) return `${vpcOrigins.length} VPC origins`;
+      const endpoint = vpcOrigins[0]![1].Properties?.VpcOriginEndpointConfig ?? {};
+      return problems(
+        !vpcOriginId && `endpoint ${render(endpoint.Arn)}, not the engine’s load balancer ${loadBalancerId}`,
+        endpoint.Name === undefined && 'no Name',
+        endpoint.OriginProtocolPolicy !== 'http-only' && `OriginProtocolPolicy ${endpoint.OriginProtocolPolicy} (the listener is ${listener.Protocol} on ${listener.Port})`,
+        Number(endpoint.HTTPPort ?? 80) !== Number(listener.Port) && `HTTPPort ${endpoint.HTTPPort ?? '80 (the default)'}, the listener’s is ${listener.Port}`,
+      );
+    });
+    check('cdn: the default origin is the engine’s load balancer through that VPC origin (VpcOriginConfig, never over the internet), with X-Origin-Verify from the origin-verify secret', () => {
       const dist = resources[ctx.distribution ?? '']?.Properties?.DistributionConfig;
       const behavior = dist?.DefaultCacheBehavior;
       const origin = list(dist?.Origins).find((o) => o.Id === behavior?.TargetOriginId);
       if (!origin) return `no origin for the default behavior (${behavior?.TargetOriginId})`;
-      const cfg = origin.CustomOriginConfig ?? {};
+      const custom = origin.CustomOriginConfig;
+      const cfg = origin.VpcOriginConfig;
       const header = list(origin.OriginCustomHeaders).find((h) => String(h.HeaderName).toLowerCase() === 'x-origin-verify');
       const secretRef = render(ctx.resizeEnv.ORIGIN_VERIFY_SECRET_ID ?? '');
       return problems(
         render(origin.DomainName) !== `\${${loadBalancerId}.DNSName}` && `DomainName ${render(origin.DomainName)}`,
-        cfg.OriginProtocolPolicy !== 'http-only' && `OriginProtocolPolicy ${cfg.OriginProtocolPolicy} (the listener is HTTP on 80)`,
-        Number(cfg.HTTPPort ?? 80) !== 80 && `HTTPPort ${cfg.HTTPPort}`,
+        custom !== undefined && `CustomOriginConfig (${custom.OriginProtocolPolicy ?? 'match-viewer'}): CloudFront would reach the load balancer over the internet`,
+        !cfg && 'no VpcOriginConfig',
+        cfg && render(cfg.VpcOriginId) !== `\${${vpcOriginId ?? '(no VPC origin of the load balancer)'}.Id}` &&
+          `VpcOriginId ${render(cfg.VpcOriginId)}, not the Id of the load balancer’s VPC origin ${vpcOriginId ?? '(none)'}`,
+        cfg && !(Number(cfg.OriginReadTimeout ?? 30) <= MAX_VPC_ORIGIN_READ_TIMEOUT) && `OriginReadTimeout ${cfg.OriginReadTimeout}, CloudFront's maximum is ${MAX_VPC_ORIGIN_READ_TIMEOUT}`,
         !header && 'no X-Origin-Verify header: the engine would refuse every request (or, without its secret, take requests that bypass the CDN)',
         header && render(header.HeaderValue) !== `{{resolve:secretsmanager:${secretRef}:SecretString}}` && `X-Origin-Verify ${render(header.HeaderValue)}, not the secret ${secretRef}`,
       );

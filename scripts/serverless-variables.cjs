@@ -55,7 +55,9 @@ async function playgroundFunction({ resolveVariable }) {
 
 /**
  * CloudFront's origin-facing managed prefix list (com.amazonaws.global.cloudfront.origin-facing)
- * by region: its id differs per region and CloudFormation cannot look it up by name. Elsewhere,
+ * by region: what the engine's load balancer takes CloudFront's VPC-origin traffic from, as
+ * CloudFront's VPC origin guide says to allow. Its id differs per region and CloudFormation
+ * cannot look it up by name. Elsewhere,
  * or to be sure: aws ec2 describe-managed-prefix-lists --filters
  * Name=prefix-list-name,Values=com.amazonaws.global.cloudfront.origin-facing (param engineOriginPrefixList).
  */
@@ -103,7 +105,9 @@ function integerParam(name, value, min, max) {
  * packaging) and the values serverless.yml cannot compute itself: the container's stop timeout
  * from the drain time, the target group's deregistration delay, CloudFront's prefix list. With
  * the engine on, the network params it cannot run without are checked here, so a mistake fails
- * `sls package` with the param's name rather than a deploy halfway through.
+ * `sls package` with the param's name rather than a deploy halfway through. Who may reach the
+ * internal load balancer is one source: CloudFront's prefix list with the CDN,
+ * engineIngressCidr without it; both or neither fail.
  */
 async function engineSettings({ resolveVariable }) {
   const enabled = await text(resolveVariable, 'engine');
@@ -138,11 +142,15 @@ async function engineSettings({ resolveVariable }) {
   integerParam('engineCpuTarget', await text(resolveVariable, 'engineCpuTarget'), 10, 90);
   const cidr = await text(resolveVariable, 'engineIngressCidr');
   if (cidr !== '' && !/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(cidr)) problems.push(`param engineIngressCidr must be an IPv4 CIDR (10.0.0.0/16), not '${cidr}'`);
+  // The security group takes one source: CloudFront's VPC origin with the CDN, the range without.
   const cdn = await text(resolveVariable, 'cdn');
-  if (cidr === '' && cdn !== 'true') {
-    problems.push("the engine without the CDN (param cdn 'false') needs param engineIngressCidr: who may reach its load balancer");
+  if (cdn === 'true' && cidr !== '') {
+    problems.push(`param engineIngressCidr must be empty with the CDN: only CloudFront's VPC origin reaches the load balancer, not '${cidr}'`);
   }
-  if (cidr === '' && !settings.originPrefixList) {
+  if (cdn !== 'true' && cidr === '') {
+    problems.push("the engine without the CDN (param cdn 'false') needs param engineIngressCidr: who in your network may reach its internal load balancer");
+  }
+  if (cdn === 'true' && !settings.originPrefixList) {
     problems.push(`no CloudFront prefix list known for ${region}: set param engineOriginPrefixList (aws ec2 describe-managed-prefix-lists --filters Name=prefix-list-name,Values=com.amazonaws.global.cloudfront.origin-facing)`);
   }
   if (problems.length > 0) throw new Error(`the engine (param engine 'true'): ${problems.join('; ')}`);

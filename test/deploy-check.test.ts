@@ -17,7 +17,7 @@ import { checkTemplate, type CheckOptions } from '../scripts/deploy-checks.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const run = promisify(execFile);
-const { literalWithoutVariables } = createRequire(import.meta.url)('../scripts/serverless-variables.cjs');
+const { literalWithoutVariables, engineSettings } = createRequire(import.meta.url)('../scripts/serverless-variables.cjs');
 
 // Settings a contributor may have exported for a deploy of their own; the checks below are for the defaults.
 const SETTINGS = [
@@ -75,7 +75,7 @@ describe('npm run check:deploy', () => {
         'PASS  alarms: CloudFront’s 5xxErrorRate of this distribution (Region Global)',
         'PASS  dashboard: hit ratio, resize Duration p50/p90/p99, TransformTime, errors by code, OutputBytes (namespace ImageResizer, stage prod)',
         'PASS  cdn: the origin is the HTTP API, HTTPS only, TLSv1.2',
-        'PASS  engine off: no ECS service, load balancer, target group, scaling, security group or task definition but the batch worker’s',
+        'PASS  engine off: no ECS service, load balancer, target group, scaling, security group, VPC origin or task definition but the batch worker’s',
       ]),
     );
     expect(defaults.output).toMatch(/^\d+ passed, 0 failed/m);
@@ -282,20 +282,24 @@ describe('npm run check:deploy -- --engine, and its checks against broken copies
   const SERVICE = 'engine: one ECS service on Fargate in the batch cluster, running the batch image’s serve command (node serve.cjs)';
   const LISTENS = 'engine: listens on 0.0.0.0 at PORT, the port of its mapping, of the target group (ip targets, HTTP) and of the service’s load balancer entry';
   const STOP = 'engine: stop timeout ≥ ENGINE_DRAIN_SECONDS + 5 s and ≤ 120 s; the target group’s deregistration delay below it';
-  const BALANCER = 'engine: an Application Load Balancer, HTTP listener on 80 forwarding to the target group, health check GET /_health → 200';
-  const INGRESS = 'engine: the load balancer takes tcp 80 only, from CloudFront’s origin-facing addresses (prefix list pl-3b927c52) only';
+  const BALANCER = 'engine: an internal Application Load Balancer (no public address), its one listener HTTP on 80 forwarding to the target group, health check GET /_health → 200';
+  const INGRESS = 'engine: the load balancer takes tcp 80 only, from CloudFront’s VPC origin (origin-facing prefix list pl-3b927c52) only';
   const TASKS = 'engine: the tasks take tcp 3000 from the load balancer’s security group only, which sends to nothing else';
   const SCALING = 'engine: scales between its minimum and maximum task count by CPU (target tracking)';
   const TASK_ROLE = 'engine: task role: read originals and watermarks, list both buckets, read/write variants (the batch task role’s grants on them, nothing more); the resize function’s secrets';
-  const ORIGIN = 'cdn: the default origin is the engine’s load balancer (HTTP, port 80), with X-Origin-Verify from the origin-verify secret';
+  const VPC_ORIGIN = 'cdn: one CloudFront VPC origin, its endpoint the engine’s load balancer, on the listener’s protocol and port (http-only, 80)';
+  const ORIGIN = 'cdn: the default origin is the engine’s load balancer through that VPC origin (VpcOriginConfig, never over the internet), with X-Origin-Verify from the origin-verify secret';
+  // The packaged origin sits in its Fn::If [EngineEnabled, origin, NoValue].
+  const engineOrigin = (t: Cfn) => t.Resources.CdnDistribution.Properties.DistributionConfig.Origins.map((o: Cfn) => o['Fn::If']?.[1] ?? o).find((o: Cfn) => o.Id === 'engine');
+  const vpcOriginEndpoint = (t: Cfn) => t.Resources.EngineVpcOrigin.Properties.VpcOriginEndpointConfig;
   const container = (t: Cfn) => t.Resources.EngineTaskDefinition.Properties.ContainerDefinitions[0];
   const engineStatements = (t: Cfn): Cfn[] => t.Resources.EngineTaskRole.Properties.Policies[0].PolicyDocument.Statement;
 
-  it('passes every check: the service, its load balancer, scaling, security groups, roles and CloudFront’s origin', () => {
+  it('passes every check: the service, its internal load balancer, scaling, security groups, roles, CloudFront’s VPC origin and origin', () => {
     expect(lines(packaged.output, 'FAIL')).toEqual([]);
     expect(packaged.code).toBe(0);
     expect(lines(packaged.output, 'PASS')).toEqual(
-      expect.arrayContaining([SERVICE, LISTENS, STOP, BALANCER, INGRESS, TASKS, SCALING, TASK_ROLE, ORIGIN].map((name) => `PASS  ${name}`)),
+      expect.arrayContaining([SERVICE, LISTENS, STOP, BALANCER, INGRESS, TASKS, SCALING, TASK_ROLE, VPC_ORIGIN, ORIGIN].map((name) => `PASS  ${name}`)),
     );
     expect(lines(packaged.output, 'PASS')).toEqual(
       expect.arrayContaining([
@@ -331,6 +335,36 @@ describe('npm run check:deploy -- --engine, and its checks against broken copies
       'the load balancer open to 0.0.0.0/0',
       (t) => (t.Resources.EngineLoadBalancerSecurityGroup.Properties.SecurityGroupIngress = [{ IpProtocol: 'tcp', FromPort: 80, ToPort: 80, CidrIp: '0.0.0.0/0' }]),
       [INGRESS],
+    ],
+    ['the ALB internet-facing', (t) => (t.Resources.EngineLoadBalancer.Properties.Scheme = 'internet-facing'), [BALANCER]],
+    ['the ALB with no Scheme (internet-facing by default)', (t) => delete t.Resources.EngineLoadBalancer.Properties.Scheme, [BALANCER]],
+    [
+      'a second listener on the load balancer',
+      (t) =>
+        (t.Resources.EngineListenerDirect = {
+          Type: 'AWS::ElasticLoadBalancingV2::Listener',
+          Properties: { LoadBalancerArn: { Ref: 'EngineLoadBalancer' }, Protocol: 'HTTP', Port: 8080, DefaultActions: [{ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '200' } }] },
+        }),
+      [BALANCER],
+    ],
+    [
+      'the engine origin uses CustomOriginConfig over http (the secret across the internet in clear)',
+      (t) => {
+        delete engineOrigin(t).VpcOriginConfig;
+        engineOrigin(t).CustomOriginConfig = { OriginProtocolPolicy: 'http-only', HTTPPort: 80, OriginSSLProtocols: ['TLSv1.2'], OriginReadTimeout: 60 };
+      },
+      [ORIGIN],
+    ],
+    [
+      'the engine origin naming the VPC origin by Ref instead of its Id',
+      (t) => (engineOrigin(t).VpcOriginConfig.VpcOriginId = { Ref: 'EngineVpcOrigin' }),
+      [ORIGIN],
+    ],
+    ['the VPC origin asking HTTPS of the HTTP listener (match-viewer)', (t) => (vpcOriginEndpoint(t).OriginProtocolPolicy = 'match-viewer'), [VPC_ORIGIN]],
+    [
+      'the VPC origin of another load balancer',
+      (t) => (vpcOriginEndpoint(t).Arn = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/someone-else/0123456789abcdef'),
+      [VPC_ORIGIN, ORIGIN],
     ],
     [
       'the tasks open to the whole VPC',
@@ -369,9 +403,48 @@ describe('npm run check:deploy -- --engine, and its checks against broken copies
     expect(results.map((r) => r.name)).toEqual([
       'cdn: the origin is the HTTP API, HTTPS only, TLSv1.2',
       'cdn: the resize function checks X-Origin-Verify against that secret, the only one it is granted by ARN',
-      'engine off: no ECS service, load balancer, target group, scaling, security group or task definition but the batch worker’s',
+      'engine off: no ECS service, load balancer, target group, scaling, security group, VPC origin or task definition but the batch worker’s',
     ]);
     expect(results.at(-1)!.detail).toContain('EngineService (AWS::ECS::Service)');
+    expect(results.at(-1)!.detail).toContain('EngineVpcOrigin (AWS::CloudFront::VpcOrigin)');
+  });
+});
+
+describe('the engine’s params when packaging (scripts/serverless-variables.cjs engineSettings)', () => {
+  const PARAMS: Record<string, string> = {
+    engine: 'true',
+    cdn: 'true',
+    engineVpc: 'vpc-0123456789abcdef0',
+    engineSubnets: 'subnet-0aaaa,subnet-0bbbb',
+    engineLoadBalancerSubnets: 'subnet-0aaaa,subnet-0bbbb',
+    engineIngressCidr: '',
+    engineOriginPrefixList: '',
+    engineMinTasks: '2',
+    engineMaxTasks: '10',
+    engineCpuTarget: '60',
+    engineDrainSeconds: '25',
+  };
+  const settings = (params: Record<string, string>, region = 'us-east-1') =>
+    engineSettings({ resolveVariable: async (name: string) => (name === 'self:provider.region' ? region : { ...PARAMS, ...params }[name.replace(/^param:/, '')]) });
+
+  it.each([
+    ['with the CDN: CloudFront’s prefix list of the region', {}, { enabled: 'true', originPrefixList: 'pl-3b927c52' }],
+    ['without the CDN: the range of engineIngressCidr', { cdn: 'false', engineIngressCidr: '10.0.0.0/16' }, { enabled: 'true' }],
+  ])('accepts the engine %s', async (_, params, expected) => {
+    await expect(settings(params)).resolves.toMatchObject(expected);
+  });
+
+  it.each([
+    ['an ingress CIDR with the CDN (only the VPC origin reaches the load balancer)', { engineIngressCidr: '0.0.0.0/0' }, 'param engineIngressCidr must be empty with the CDN'],
+    ['no ingress CIDR without the CDN', { cdn: 'false' }, "the engine without the CDN (param cdn 'false') needs param engineIngressCidr"],
+    ['one load balancer subnet', { engineLoadBalancerSubnets: 'subnet-0aaaa' }, 'param engineLoadBalancerSubnets must list at least 2 subnet ids'],
+  ])('refuses %s', async (_, params, message) => {
+    await expect(settings(params)).rejects.toThrow(message);
+  });
+
+  it('asks for the prefix list in a region it does not know, with the CDN', async () => {
+    await expect(settings({}, 'me-central-1')).rejects.toThrow('no CloudFront prefix list known for me-central-1: set param engineOriginPrefixList');
+    await expect(settings({ engineOriginPrefixList: 'pl-0123' }, 'me-central-1')).resolves.toMatchObject({ originPrefixList: 'pl-0123' });
   });
 });
 
