@@ -5,7 +5,8 @@ import { onShutdown, report } from './children.js';
 /**
  * The peer: ipx (sharp-based, unjs) serving the same originals from a folder on disk, as shipped
  * (its own sharp defaults: libvips cache on, progressive JPEG), on a free loopback port.
- * Usage: tsx bench/ipx-child.mts <dir>  →  BENCH {"baseUrl": …}
+ * No result cache: every request reads its file and renders (its fs storage only stats and reads).
+ * Usage: tsx bench/ipx-child.mts <dir>  →  BENCH {"baseUrl": …, "pid": …}
  * URLs: /w_800,f_webp,q_80/<key>
  */
 const dir = process.argv[2];
@@ -21,4 +22,5 @@ onShutdown(
       server.close(() => res());
     }),
 );
-report({ baseUrl: `http://127.0.0.1:${port}` });
+// Its own pid (tsx runs this file in a child of the process the bench spawned): for its CPU and RSS.
+report({ baseUrl: `http://127.0.0.1:${port}`, pid: process.pid });

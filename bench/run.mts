@@ -17,7 +17,8 @@ import { buildTables, collectTargets, machineLine, renderMarkdown, renderText, t
 /**
  * `npm run bench`: builds (or finds) the corpus, then measures, each against its baseline from the
  * same run: 1–2 misses and hits in process, 4–5 fresh processes (memory, cold start, package
- * size), 3 the HTTP stack under load next to ipx, 6 the batch worker next to raw sharp (with its
+ * size), 3 the engine under load next to ipx (with a raw baseline server and the serverless-offline
+ * emulator), 6 the batch worker next to raw sharp (with its
  * cost per million variants on Fargate and on Lambda), 7 what `maxbytes` costs next to plain sharp,
  * 8 an HEIC original next to heic-decode + sharp.
  * Prints the tables and writes the same figures
@@ -114,7 +115,7 @@ const watchdog = setTimeout(() => {
  */
 function snapshotTree(): string {
   const dir = mkdtempSync(join(tmpdir(), 'bench-tree-'));
-  for (const name of ['serverless.yml', 'package.json', 'package-lock.json', 'tsconfig.json', 'handlers', 'src', 'scripts', 'types', 'events', 'edge']) {
+  for (const name of ['serverless.yml', 'package.json', 'package-lock.json', 'tsconfig.json', 'handlers', 'src', 'scripts', 'types', 'events', 'edge', 'playground']) {
     cpSync(join(ROOT, name), join(dir, name), { recursive: true });
   }
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
@@ -153,10 +154,10 @@ try {
     const s3Env = localS3Env(s3.info.endpoint);
     // Sections 1–2 upload the originals this section's fresh processes read, so they run first.
     results.inProcess = await section('in process (1, 2)', async () => {
-      log('in process: misses and hits (handler vs raw sharp / raw GetObject), then libvips threads 1 vs 2 …');
+      log('in process: misses and hits (handler vs raw GET+sharp+PUT / raw GetObject; FRESHNESS strict and events), then libvips threads 1 vs 2 …');
       const { report } = await runChild<InProcessResult>(TSX, ['bench/in-process.mts', JSON.stringify({ corpus, quick })], {
         env: { ...s3Env, BENCH_S3_PID: String(s3.info.pid) },
-        timeoutMs: 300_000,
+        timeoutMs: 420_000,
         // The child's stdout also carries the function's JSON log lines: only its progress is shown.
         log: (line) => {
           if (!line.startsWith('{')) log(line);
