@@ -33,7 +33,7 @@ import { summarize } from './stats.js';
  * of the engine, the raw baseline and ipx under the c=2 miss load is /proc's VmHWM, reset
  * (clear_refs 5) just before that load starts.
  */
-export type ServerId = 'engine' | 'engine-events' | 'ipx' | 'raw' | 'emulator';
+export type ServerId = 'engine' | 'engine-events' | 'engine-hot' | 'ipx' | 'raw' | 'emulator';
 
 export interface LoadRun {
   readonly server: ServerId;
@@ -395,9 +395,10 @@ export async function httpSection(options: HttpOptions): Promise<HttpResult> {
       }),
     );
     const s3Env = localS3Env(s3.info.endpoint);
-    const engineChild = (freshness: 'strict' | 'events') =>
+    // hotSeconds: HOT_VARIANT_SECONDS, as a deployed engine sets it (5).
+    const engineChild = (freshness: 'strict' | 'events', hotSeconds = 0) =>
       startServer<Info & { concurrency: number; queue: number; freshnessRecognised: boolean }>(TSX, ['bench/engine-child.mts', options.tree, 'engine'], {
-        env: { ...s3Env, VARIANTS_PREFIX: `engine-${freshness}/`, FRESHNESS: freshness },
+        env: { ...s3Env, VARIANTS_PREFIX: `engine-${freshness}-${hotSeconds}/`, FRESHNESS: freshness, HOT_VARIANT_SECONDS: String(hotSeconds) },
         readyTimeoutMs: 60_000,
         timeoutMs: 900_000,
         // Its request log and metrics lines are JSON: only the rest is shown.
@@ -407,9 +408,10 @@ export async function httpSection(options: HttpOptions): Promise<HttpResult> {
       }).then(keep);
     const recipes = Object.fromEntries(workloads.map((w) => [w.id, { ...w.recipe, icc: corpus[w.image].icc }]));
     const ipxDir = join(options.work, 'ipx-root');
-    const [engine, engineEvents, raw, ipx] = await Promise.all([
+    const [engine, engineEvents, engineHot, raw, ipx] = await Promise.all([
       engineChild('strict'),
       engineChild('events'),
+      engineChild('events', 5),
       startServer<Info>(TSX, ['bench/engine-child.mts', options.tree, 'raw', JSON.stringify(recipes)], {
         env: s3Env,
         readyTimeoutMs: 60_000,
@@ -451,7 +453,7 @@ export async function httpSection(options: HttpOptions): Promise<HttpResult> {
     const own = (pid: number) => () => ownCpuMs(pid);
     const engineS3Cpu = own(s3.info.pid);
     const noS3 = () => 0;
-    const childPids = [engine, engineEvents, raw, ipx, s3].map((server) => (server.info as { pid: number }).pid);
+    const childPids = [engine, engineEvents, engineHot, raw, ipx, s3].map((server) => (server.info as { pid: number }).pid);
     const allCpu = () => childPids.reduce((sum, pid) => sum + ownCpuMs(pid), 0) + (stack ? ownCpuMs(stack.info.pid) + descendantsCpuMs(stack.info.pid) : 0);
     const target = (url: string, path: () => string, serverCpu: () => number, s3Cpu: () => number): Target => ({ url, path, serverCpu, s3Cpu, allCpu });
     for (const w of workloads) {
@@ -472,6 +474,7 @@ export async function httpSection(options: HttpOptions): Promise<HttpResult> {
         ? [
             { server: 'engine', target: target(engine.info.baseUrl, hitPath, own(engine.info.pid), engineS3Cpu) },
             { server: 'engine-events', target: target(engineEvents.info.baseUrl, hitPath, own(engineEvents.info.pid), engineS3Cpu) },
+            { server: 'engine-hot', target: target(engineHot.info.baseUrl, hitPath, own(engineHot.info.pid), engineS3Cpu) },
           ]
         : [];
       if (stack) {

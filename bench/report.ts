@@ -75,7 +75,7 @@ export function collectTargets(inProcess?: InProcessResult, http?: HttpResult, f
   }
   for (const c of [1, 2]) {
     const miss = findRun(http, 'engine', 'miss', HIT_WORKLOAD, c);
-    for (const [server, mode] of [['engine', 'strict'], ['engine-events', 'events']] as const) {
+    for (const [server, mode] of [['engine', 'strict'], ['engine-events', 'events'], ['engine-hot', 'events + HOT_VARIANT_SECONDS=5']] as const) {
       const hit = findRun(http, server, 'hit', HIT_WORKLOAD, c);
       if (miss && hit) out.push(target('3 http', `${HIT_WORKLOAD} c=${c}, FRESHNESS=${mode}: engine hit req/s / engine miss req/s`, ratio(hit.rps, miss.rps), HTTP_HIT_TARGET, 'min'));
     }
@@ -261,6 +261,7 @@ export function buildTables(
 const SERVER_LABEL: Record<ServerId, string> = {
   engine: 'engine (FRESHNESS=strict)',
   'engine-events': 'engine (FRESHNESS=events)',
+  'engine-hot': 'engine (FRESHNESS=events, HOT_VARIANT_SECONDS=5, as deployed)',
   ipx: 'ipx 3 (from disk)',
   raw: 'raw GET+sharp+PUT (node:http)',
   emulator: 'serverless-offline (emulator)',

@@ -65,6 +65,8 @@ const envSchema = z.object({
   MAX_FRAMES: int(1, 10_000, 300),
   ORIGINAL_CACHE_BYTES: int(0, 2 * 1024 ** 3, 64 * 1024 * 1024),
   FRESHNESS: z.pipe(z.transform(blankToUndefined), z.optional(z.enum(['strict', 'events']))),
+  HOT_VARIANT_SECONDS: int(0, 300, 0),
+  HOT_VARIANT_BYTES: int(0, 2 * 1024 ** 3, 32 * 1024 * 1024),
   MAX_INLINE_BYTES: int(1, LAMBDA_INLINE_LIMIT, LAMBDA_INLINE_LIMIT),
   PRESIGNED_URL_TTL: int(1, 7 * 24 * 3600, 300),
   PROCESSING_TIMEOUT_MS: int(100, 15 * 60 * 1000, 25_000),
@@ -195,6 +197,12 @@ export interface Config {
    * hit reads the variant alone.
    */
   readonly freshness: 'strict' | 'events';
+  /**
+   * FRESHNESS=events only: variants served or stored in the last N seconds are answered from
+   * memory (within `bytes`), without an S3 request; 0: off. A replaced original's old variant may
+   * then be served for up to N seconds more after syncVariants has deleted it.
+   */
+  readonly hotVariants: { readonly seconds: number; readonly bytes: number };
   readonly maxInlineBytes: number;
   readonly presignedUrlTtl: number;
   readonly processingTimeoutMs: number;
@@ -441,6 +449,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (sameBucket && (e.WATERMARKS_PREFIX.startsWith(variantsPrefix) || variantsPrefix.startsWith(e.WATERMARKS_PREFIX))) {
     throw new ConfigError('Invalid configuration: WATERMARKS_PREFIX and VARIANTS_PREFIX must not contain one another when VARIANTS_BUCKET equals ORIGINALS_BUCKET');
   }
+  // Strict freshness means every hit checks the original: nothing may answer from memory alone.
+  if (e.HOT_VARIANT_SECONDS > 0 && e.FRESHNESS !== 'events') {
+    throw new ConfigError('Invalid configuration: HOT_VARIANT_SECONDS needs FRESHNESS=events (strict freshness checks the original on every hit)');
+  }
   const presets = parsePresets(presetDefinitions(e.PRESETS));
   return Object.freeze({
     signingSecrets: signingSource(e),
@@ -465,6 +477,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxFrames: e.MAX_FRAMES,
     originalCacheBytes: e.ORIGINAL_CACHE_BYTES,
     freshness: e.FRESHNESS ?? 'strict',
+    hotVariants: Object.freeze({ seconds: e.HOT_VARIANT_SECONDS, bytes: e.HOT_VARIANT_BYTES }),
     maxInlineBytes: e.MAX_INLINE_BYTES,
     presignedUrlTtl: e.PRESIGNED_URL_TTL,
     processingTimeoutMs: e.PROCESSING_TIMEOUT_MS,

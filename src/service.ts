@@ -1,5 +1,6 @@
 import type { Config } from './config.js';
 import { OriginalNotFoundError, ProcessingTimeoutError, StorageUnavailableError, TooLargeError } from './errors.js';
+import { createHotVariants } from './hot-variants.js';
 import { imageCacheControl } from './http/cache-control.js';
 import type { ImageStore, OriginalHead, OriginalRead, StoredVariant, VariantWrite } from './storage/image-store.js';
 import { withOriginalCache } from './storage/original-cache.js';
@@ -142,6 +143,8 @@ export function createVariantService(config: Config, backingStore: ImageStore, l
     known.add(key);
     if (known.size > MAX_KNOWN_STORED) known.delete(known.values().next().value!);
   };
+  // Strict freshness checks the original on every hit; config.ts refuses the window without events.
+  const hot = createHotVariants(events ? config.hotVariants : { seconds: 0, bytes: 0 });
   // Identical misses in flight in this instance share one render and one write.
   const inFlight = new Map<string, Promise<Rendered>>();
 
@@ -180,6 +183,7 @@ export function createVariantService(config: Config, backingStore: ImageStore, l
       const head = await current;
       if (head && normalizeEtag(head.etag) === normalizeEtag(etag)) return;
       known.delete(variantKey);
+      hot.drop(variantKey);
       await store.deleteVariants([variantKey]);
       log.warn('variant deleted: its original changed while it was rendered', { variantKey });
     } catch (error) {
@@ -221,8 +225,10 @@ export function createVariantService(config: Config, backingStore: ImageStore, l
     const alongside = events && !options.afterResponse ? store.headOriginal(source.key) : undefined;
     alongside?.catch(() => undefined);
     try {
-      await store.putVariant(id.key, rendered.data, variantWrite(config, source, id, rendered.contentType, rendered.budget, supersedes));
+      const write = variantWrite(config, source, id, rendered.contentType, rendered.budget, supersedes);
+      await store.putVariant(id.key, rendered.data, write);
       remember(id.key);
+      if (spec.mark === undefined) hot.put(id.key, { id, stored: { body: rendered.data, contentType: rendered.contentType, metadata: write.metadata } });
     } catch (error) {
       // The cache is best effort: the client still gets its image.
       stored = false;
@@ -234,8 +240,10 @@ export function createVariantService(config: Config, backingStore: ImageStore, l
     return { ...result, stored };
   }
 
-  const hit = (id: VariantId, stored: StoredVariant, s3Read: number): VariantResult => {
+  /** `keep`: just read from the bucket, and kept hot (a memory hit must not extend its own window). */
+  const hit = (id: VariantId, stored: StoredVariant, s3Read: number, keep: boolean): VariantResult => {
     remember(id.key);
+    if (keep) hot.put(id.key, { id, stored });
     return {
       kind: 'hit',
       id,
@@ -251,6 +259,12 @@ export function createVariantService(config: Config, backingStore: ImageStore, l
     const originalKey = config.originalsPrefix + request.key;
     const start = performance.now();
     const key = variantKey(config.variantsPrefix, originalKey, request.spec);
+    // Watermarked variants are not kept hot: each request asks for the watermark's ETag anyway.
+    const recent = request.spec.mark === undefined ? hot.get(key) : undefined;
+    if (recent) {
+      if (matchesEtag(request.ifNoneMatch, recent.id.etag)) return { kind: 'not-modified', id: recent.id };
+      return hit(recent.id, recent.stored, 0, false);
+    }
     // A watermark's ETag is part of what a variant is made from: asked for on every request that
     // has one, alongside the lookup.
     const name = request.spec.mark;
@@ -277,7 +291,7 @@ export function createVariantService(config: Config, backingStore: ImageStore, l
         // Events keep variants fresh: the original's read, if one was started, is not waited for.
         const id = variantId(config.variantsPrefix, { key: originalKey, etag: made.etag, watermarkEtag: mark?.etag }, request.spec);
         if (matchesEtag(request.ifNoneMatch, id.etag)) return { kind: 'not-modified', id };
-        return hit(id, stored, since(start));
+        return hit(id, stored, since(start), name === undefined);
       }
 
       opening ??= openOriginal(originalKey, false);
@@ -288,7 +302,7 @@ export function createVariantService(config: Config, backingStore: ImageStore, l
       const id = variantId(config.variantsPrefix, source, request.spec);
       if (matchesEtag(request.ifNoneMatch, id.etag)) return { kind: 'not-modified', id };
       const s3Read = since(start);
-      if (stored && madeFrom(stored.metadata, source)) return hit(id, stored, s3Read);
+      if (stored && madeFrom(stored.metadata, source)) return hit(id, stored, s3Read, name === undefined);
 
       // Keyed by the version too: two versions of one original share a variant key.
       const flight = `${id.key}\n${id.etag}`;

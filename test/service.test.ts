@@ -68,6 +68,28 @@ describe('variant service against a local S3', () => {
     expect(stale.id).toEqual(first.id);
   });
 
+  it('with HOT_VARIANT_SECONDS, answers repeated hits from memory within the window, without S3', async () => {
+    const key = uniqueKey('photos/hot.jpg');
+    await stack.seed(key, photo);
+    let counted!: ReturnType<typeof countingStore>;
+    const app = stack.app({ env: { FRESHNESS: 'events', HOT_VARIANT_SECONDS: '60' }, wrapStore: (store) => (counted = countingStore(store)).store });
+    const first = await app.service.getVariant({ key, spec: spec('w=110') });
+    expect(first.kind).toBe('miss');
+    counted.reset();
+    const again = await app.service.getVariant({ key, spec: spec('w=110') });
+    const revalidated = await app.service.getVariant({ key, spec: spec('w=110'), ifNoneMatch: first.id.etag });
+    expect(again.kind).toBe('hit');
+    expect(again.id).toEqual(first.id);
+    if (again.kind !== 'hit' || first.kind !== 'miss') throw new Error('unexpected');
+    expect(again.body.equals(first.body)).toBe(true);
+    expect(revalidated.kind).toBe('not-modified');
+    expect(Object.values(counted.calls).every((n) => n === 0)).toBe(true);
+  });
+
+  it('refuses HOT_VARIANT_SECONDS without FRESHNESS=events', () => {
+    expect(() => loadConfig({ IS_LOCAL: 'true', HOT_VARIANT_SECONDS: '5' })).toThrow(/HOT_VARIANT_SECONDS needs FRESHNESS=events/);
+  });
+
   it('with FRESHNESS=events, a cold instance starts the original read with the lookup and abandons it on a hit', async () => {
     const key = uniqueKey('photos/events-cold.jpg');
     await stack.seed(key, photo);

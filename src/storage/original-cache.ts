@@ -1,22 +1,34 @@
 import type { ImageStore, OriginalRead } from './image-store.js';
 
+/** How many keys read once are remembered, so that their second read is kept. */
+const MAX_SEEN_ONCE = 10_000;
+
 /**
- * Keeps the most recently read originals in memory, by key and ETag, up to a byte budget. A page
- * asks for several sizes and formats of one image, and a warm instance (or the batch worker)
- * renders them one after another: only the first pays for the download. Entries are exact
- * (key + ETag), so a replaced original is never rendered from memory: `openOriginal` asks S3
- * whether the ETag held is still current (a conditional GET: one round trip, no body when it is).
+ * Keeps recently read originals in memory, by key and ETag, up to a byte budget. A page asks for
+ * several sizes and formats of one image, and a warm instance renders them one after another:
+ * only the first requests pay for the download. An original is kept from its second read on: most
+ * are read once (a miss on an image nobody asked for before), and holding those would only make
+ * the garbage collector work (they outlive its young generation) without saving a download.
+ * Entries are exact (key + ETag), so a replaced original is never rendered from memory:
+ * `openOriginal` asks S3 whether the ETag held is still current (a conditional GET: one round
+ * trip, no body when it is).
  */
 export function withOriginalCache(store: ImageStore, maxBytes: number): ImageStore {
   if (maxBytes <= 0) return store;
   const entries = new Map<string, Buffer>();
   // The ETag held last for each key: what a conditional read offers S3.
   const held = new Map<string, string>();
+  const seenOnce = new Set<string>();
   let bytes = 0;
   const idOf = (key: string, etag: string) => `${etag}\n${key}`;
 
   function remember(key: string, etag: string, body: Buffer) {
     if (body.length > maxBytes) return;
+    if (!seenOnce.delete(key)) {
+      seenOnce.add(key);
+      if (seenOnce.size > MAX_SEEN_ONCE) seenOnce.delete(seenOnce.values().next().value!);
+      return;
+    }
     const id = idOf(key, etag);
     if (entries.has(id)) return;
     entries.set(id, body);
