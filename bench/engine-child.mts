@@ -41,15 +41,13 @@ if (mode === 'engine') {
   const log = createLogger(SERVICES.resize);
   const engine = await startEngine({ config, ...settings, log, metrics: createMetrics(SERVICES.resize, config.metrics, log) });
   onShutdown(() => engine.close());
-  // config.ts drops variables it does not know: two configs that differ only in FRESHNESS say whether it reads it.
-  const configOf = (freshness: string) => JSON.stringify(loadConfig({ ...process.env, FRESHNESS: freshness }));
   report({
     baseUrl: engine.url,
     pid: process.pid,
     concurrency: settings.concurrency,
     queue: settings.queue,
     freshness: process.env.FRESHNESS ?? 'strict',
-    freshnessRecognised: configOf('strict') !== configOf('events'),
+    freshnessRecognised: config.freshness === (process.env.FRESHNESS || 'strict'),
   });
 } else {
   const { createS3Client } = await fromTree<typeof import('../src/storage/s3-store.js')>('src/storage/s3-store.ts');

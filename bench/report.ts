@@ -286,7 +286,7 @@ function httpTables(http: HttpResult, verdictOf: (name: string) => string): Tabl
           } else if (kind === 'miss' && r.server !== 'engine') {
             compared = `engine/this ${times(ratio(engineMiss?.rps, r.rps))}`;
           } else if (kind === 'hit' && r.server !== 'emulator') {
-            const mode = r.server === 'engine' ? 'strict' : 'events';
+            const mode = r.server === 'engine' ? 'strict' : r.server === 'engine-hot' ? 'events + HOT_VARIANT_SECONDS=5' : 'events';
             compared = `hit/engine miss ${times(ratio(r.rps, engineMiss?.rps))}`;
             limit = `≥ ${HTTP_HIT_TARGET.toFixed(2)}×`;
             verdict = verdictOf(`${w.id} c=${c}, FRESHNESS=${mode}: engine hit`);
