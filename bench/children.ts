@@ -215,3 +215,22 @@ export function localS3Env(endpoint: string): Record<string, string> {
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
 }
+
+/**
+ * For server children: listens on a free loopback port, closes every connection on shutdown
+ * (then `alsoClose`), and reports `{ baseUrl, pid }`: this process's own pid (tsx runs the file
+ * in a child of the process the bench spawned), for its CPU and RSS.
+ */
+export async function serveOnLoopback(server: import('node:http').Server, alsoClose: () => void = () => undefined): Promise<void> {
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  const { port } = server.address() as { port: number };
+  onShutdown(
+    () =>
+      new Promise<void>((res) => {
+        server.closeAllConnections();
+        server.close(() => res());
+        alsoClose();
+      }),
+  );
+  report({ baseUrl: `http://127.0.0.1:${port}`, pid: process.pid });
+}

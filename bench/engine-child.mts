@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { rawTransform, type Format, type Recipe } from './cases.js';
-import { onShutdown, report } from './children.js';
+import { onShutdown, report, serveOnLoopback } from './children.js';
 
 /**
  * The engine (`npm run serve`) in a process of its own, started as scripts/serve.mts starts it —
@@ -84,15 +84,5 @@ if (mode === 'engine') {
   });
   server.keepAliveTimeout = KEEP_ALIVE_MS;
   server.headersTimeout = KEEP_ALIVE_MS + 1_000;
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
-  const { port } = server.address() as { port: number };
-  onShutdown(
-    () =>
-      new Promise<void>((res) => {
-        server.closeAllConnections();
-        server.close(() => res());
-        client.destroy();
-      }),
-  );
-  report({ baseUrl: `http://127.0.0.1:${port}`, pid: process.pid });
+  await serveOnLoopback(server, () => client.destroy());
 }

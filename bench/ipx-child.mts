@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import { createIPX, createIPXNodeServer, ipxFSStorage } from 'ipx';
-import { onShutdown, report } from './children.js';
+import { serveOnLoopback } from './children.js';
 
 /**
  * The peer: ipx (sharp-based, unjs) serving the same originals from a folder on disk, as shipped
@@ -13,14 +13,4 @@ const dir = process.argv[2];
 if (!dir) throw new Error('usage: ipx-child.ts <dir>');
 const ipx = createIPX({ storage: ipxFSStorage({ dir }) });
 const server = createServer(createIPXNodeServer(ipx));
-await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
-const { port } = server.address() as { port: number };
-onShutdown(
-  () =>
-    new Promise<void>((res) => {
-      server.closeAllConnections();
-      server.close(() => res());
-    }),
-);
-// Its own pid (tsx runs this file in a child of the process the bench spawned): for its CPU and RSS.
-report({ baseUrl: `http://127.0.0.1:${port}`, pid: process.pid });
+await serveOnLoopback(server);
