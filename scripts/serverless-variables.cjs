@@ -153,6 +153,12 @@ async function engineSettings({ resolveVariable }) {
   if (cdn === 'true' && !settings.originPrefixList) {
     problems.push(`no CloudFront prefix list known for ${region}: set param engineOriginPrefixList (aws ec2 describe-managed-prefix-lists --filters Name=prefix-list-name,Values=com.amazonaws.global.cloudfront.origin-facing)`);
   }
+  // The hot window answers from memory without asking S3: only events keep that fresh (src/config.ts refuses it otherwise).
+  const hotSeconds = integerParam('engineHotVariantSeconds', await text(resolveVariable, 'engineHotVariantSeconds'), 0, 300);
+  const freshness = await text(resolveVariable, 'freshness');
+  if (hotSeconds > 0 && freshness !== 'events') {
+    problems.push(`param engineHotVariantSeconds must be 0 with param freshness '${freshness}' (only 'events' keeps variants fresh without asking S3), not ${hotSeconds}`);
+  }
   if (problems.length > 0) throw new Error(`the engine (param engine 'true'): ${problems.join('; ')}`);
   return settings;
 }

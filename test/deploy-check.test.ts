@@ -423,6 +423,8 @@ describe('the engine’s params when packaging (scripts/serverless-variables.cjs
     engineMaxTasks: '10',
     engineCpuTarget: '60',
     engineDrainSeconds: '25',
+    engineHotVariantSeconds: '5',
+    freshness: 'events',
   };
   const settings = (params: Record<string, string>, region = 'us-east-1') =>
     engineSettings({ resolveVariable: async (name: string) => (name === 'self:provider.region' ? region : { ...PARAMS, ...params }[name.replace(/^param:/, '')]) });
@@ -430,6 +432,7 @@ describe('the engine’s params when packaging (scripts/serverless-variables.cjs
   it.each([
     ['with the CDN: CloudFront’s prefix list of the region', {}, { enabled: 'true', originPrefixList: 'pl-3b927c52' }],
     ['without the CDN: the range of engineIngressCidr', { cdn: 'false', engineIngressCidr: '10.0.0.0/16' }, { enabled: 'true' }],
+    ['with strict freshness and no hot window', { freshness: 'strict', engineHotVariantSeconds: '0' }, { enabled: 'true' }],
   ])('accepts the engine %s', async (_, params, expected) => {
     await expect(settings(params)).resolves.toMatchObject(expected);
   });
@@ -438,6 +441,7 @@ describe('the engine’s params when packaging (scripts/serverless-variables.cjs
     ['an ingress CIDR with the CDN (only the VPC origin reaches the load balancer)', { engineIngressCidr: '0.0.0.0/0' }, 'param engineIngressCidr must be empty with the CDN'],
     ['no ingress CIDR without the CDN', { cdn: 'false' }, "the engine without the CDN (param cdn 'false') needs param engineIngressCidr"],
     ['one load balancer subnet', { engineLoadBalancerSubnets: 'subnet-0aaaa' }, 'param engineLoadBalancerSubnets must list at least 2 subnet ids'],
+    ['a hot window with strict freshness (it would answer from memory without asking S3)', { freshness: 'strict' }, "param engineHotVariantSeconds must be 0 with param freshness 'strict'"],
   ])('refuses %s', async (_, params, message) => {
     await expect(settings(params)).rejects.toThrow(message);
   });
