@@ -8,9 +8,9 @@ import type { WatermarkImage } from './transform/watermark.js';
 
 /**
  * `mark=<name>`: the object `<WATERMARKS_PREFIX><name>` of the originals bucket, a full key
- * (not below ORIGINALS_PREFIX). Its ETag is part of every key of a variant that uses it, so
- * replacing a watermark is like replacing an original: its variants get new keys and the old
- * ones are never served again (nothing to sync; the variants' lifecycle rule expires them).
+ * (not below ORIGINALS_PREFIX). Every variant that uses it records its ETag, and every request
+ * for one compares that with the watermark's current ETag, so a replaced watermark's variants
+ * are rendered again, never served (nothing to sync).
  * The HTTP service, the batch worker and syncVariants' eager presets all resolve watermarks
  * here, so they agree on keys and bytes.
  */
@@ -27,8 +27,6 @@ export interface WatermarkSource {
   head(name: string): Promise<WatermarkHead>;
   /** Its bytes at exactly that ETag; from this instance's memory when they are there. */
   read(head: WatermarkHead): Promise<WatermarkImage>;
-  /** The ETag this instance saw last, to look a variant up before the HEAD has answered. */
-  lastEtag(name: string): string | undefined;
 }
 
 export interface WatermarkSourceOptions {
@@ -94,6 +92,5 @@ export function createWatermarkSource(config: Config, store: ImageStore, options
       if (bytes.length > config.maxOriginalBytes) throw tooLarge(head.name, head.key, bytes.length);
       return { name: head.name, key: head.key, bytes };
     },
-    lastEtag: (name) => seen.get(name)?.head.etag,
   };
 }
