@@ -15,7 +15,8 @@ const MAX_SEEN_ONCE = 10_000;
  */
 export function withOriginalCache(store: ImageStore, maxBytes: number): ImageStore {
   if (maxBytes <= 0) return store;
-  const entries = new Map<string, Buffer>();
+  // By `${etag}\n${key}`; Map order is use order: the first entries are the least recently used.
+  const entries = new Map<string, { key: string; etag: string; body: Buffer }>();
   // The ETag held last for each key: what a conditional read offers S3.
   const held = new Map<string, string>();
   const seenOnce = new Set<string>();
@@ -31,16 +32,14 @@ export function withOriginalCache(store: ImageStore, maxBytes: number): ImageSto
     }
     const id = idOf(key, etag);
     if (entries.has(id)) return;
-    entries.set(id, body);
+    entries.set(id, { key, etag, body });
     held.set(key, etag);
     bytes += body.length;
-    // Map iteration order is insertion order: the first entries are the least recently used.
-    for (const [oldest, buffer] of entries) {
+    for (const [oldest, entry] of entries) {
       if (bytes <= maxBytes) break;
       entries.delete(oldest);
-      bytes -= buffer.length;
-      const oldKey = oldest.slice(oldest.indexOf('\n') + 1);
-      if (held.get(oldKey) === oldest.slice(0, oldest.indexOf('\n'))) held.delete(oldKey);
+      bytes -= entry.body.length;
+      if (held.get(entry.key) === entry.etag) held.delete(entry.key);
     }
   }
 
@@ -51,7 +50,7 @@ export function withOriginalCache(store: ImageStore, maxBytes: number): ImageSto
       entries.delete(id);
       entries.set(id, cached);
     }
-    return cached;
+    return cached?.body;
   }
 
   const fromMemory = (etag: string, body: Buffer): OriginalRead => ({

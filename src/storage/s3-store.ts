@@ -161,8 +161,7 @@ export function createS3Store(options: S3StoreOptions, client: S3Client = create
           // Some S3-compatible stores (s3rver among them) ignore If-Match and answer with whatever is
           // there now: bytes under another ETag must not be rendered into this ETag's variant key.
           if (etag && object.ETag !== undefined && object.ETag !== etag) {
-            // Free the connection without reading a body that will not be used.
-            (object.Body as { destroy?: () => void } | undefined)?.destroy?.();
+            abandonBody(object.Body, object.ContentLength);
             return undefined;
           }
           return readBody(object.Body, object.ContentLength);
